@@ -1,0 +1,42 @@
+"""cairn: an MLOps platform that carries a team up the maturity ladder, measured.
+
+The public SDK: ``cairn.start_run`` and the logging shortcuts act on the active run,
+``cairn.Client`` reads what was stored, ``cairn.autolog`` records scikit-learn fits.
+"""
+
+from cairn import errors
+from cairn.tracking import (
+    ActiveRun,
+    Client,
+    active_run,
+    end_run,
+    log_artifact,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from cairn.tracking.autolog import autolog
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "__version__",
+    "active_run",
+    "autolog",
+    "end_run",
+    "errors",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

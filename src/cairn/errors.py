@@ -25,7 +25,9 @@ class CairnError(Exception):
         body: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
         if self.field is not None:
             body["field"] = self.field
-            body["value"] = self.value if isinstance(self.value, str | int | float) else repr(self.value)
+            body["value"] = (
+                self.value if isinstance(self.value, str | int | float) else repr(self.value)
+            )
         return body
 
 

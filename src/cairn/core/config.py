@@ -38,7 +38,11 @@ class Settings:
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, value, source) for every setting, for ``cairn config``."""
         return [
-            (name, "" if getattr(self, name) is None else str(getattr(self, name)), self.sources[name])
+            (
+                name,
+                "" if getattr(self, name) is None else str(getattr(self, name)),
+                self.sources[name],
+            )
             for name in ENV_VARS
         ]
 
@@ -50,12 +54,16 @@ def _read_file(home: Path) -> tuple[dict[str, object], Path]:
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", field="config.toml", value=str(path)) from exc
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}", field="config.toml", value=str(path)
+        ) from exc
     unknown = set(data) - set(ENV_VARS)
     if unknown:
         name = sorted(unknown)[0]
         raise ConfigError(
-            f"{path}: unknown setting {name!r}; known: {', '.join(ENV_VARS)}", field=name, value=data[name]
+            f"{path}: unknown setting {name!r}; known: {', '.join(ENV_VARS)}",
+            field=name,
+            value=data[name],
         )
     return data, path
 
@@ -100,7 +108,11 @@ def settings() -> Settings:
 
     uri = str(pick("uri", f"sqlite:///{home / 'cairn.db'}"))
     artifacts = str(pick("artifacts", str(home / "artifacts")))
-    endpoint = pick("s3_endpoint_url", env.get("AWS_ENDPOINT_URL"), "env AWS_ENDPOINT_URL" if env.get("AWS_ENDPOINT_URL") else "default")
+    endpoint = pick(
+        "s3_endpoint_url",
+        env.get("AWS_ENDPOINT_URL"),
+        "env AWS_ENDPOINT_URL" if env.get("AWS_ENDPOINT_URL") else "default",
+    )
     user = str(pick("user", None, "OS user") or default_user())
     auto_migrate = _parse_bool("auto_migrate", pick("auto_migrate", True))
     return Settings(

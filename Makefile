@@ -1,0 +1,40 @@
+# `make demo` and `make test` each set up .venv when it is missing or stale, then run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH_MLFLOW := .venv-bench-mlflow
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "cairn needs Python 3.11 or newer: set PYTHON=python3.x")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf .demo && mkdir -p .demo
+	cd .demo && CAIRN_HOME="$(CURDIR)/.demo/.cairn" ../$(BIN)/python ../examples/demo.py
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+# The anchor tools live in virtualenvs of their own: their pins conflict with ours.
+$(BENCH_MLFLOW)/.installed:
+	$(PYTHON) -m venv $(BENCH_MLFLOW)
+	$(BENCH_MLFLOW)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_MLFLOW)/bin/python -m pip install --quiet 'mlflow==3.17.2'
+	@touch $@
+
+bench: $(STAMP) $(BENCH_MLFLOW)/.installed
+	$(BIN)/python benchmarks/tracking.py --mlflow-python $(BENCH_MLFLOW)/bin/python
+
+clean:
+	rm -rf $(VENV) $(BENCH_MLFLOW) .demo .pytest_cache .ruff_cache

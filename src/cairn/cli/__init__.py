@@ -1,0 +1,43 @@
+"""The ``cairn`` command: a face of the same service layer the SDK uses."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cairn.cli import db, experiments, runs, settings_cmd
+from cairn.cli.output import print_error
+from cairn.errors import CairnError, InvalidInput, NotFound
+
+app = typer.Typer(
+    name="cairn",
+    help="cairn: track, version, evaluate, deploy and monitor models, one maturity level at a time.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("config")(settings_cmd.show_config)
+app.add_typer(db.app, name="db")
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+
+
+def main() -> None:
+    """Run the CLI; a cairn error prints its message and exits 2 (bad input) or 1."""
+    try:
+        app(standalone_mode=False)
+    except CairnError as exc:
+        print_error(exc)
+        sys.exit(2 if isinstance(exc, InvalidInput | NotFound) else 1)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

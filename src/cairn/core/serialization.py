@@ -1,0 +1,98 @@
+"""Turning Python objects into stored bytes and back: one place for every layer that saves them.
+
+Tables go to Parquet, arrays to .npy, figures to PNG, mappings to JSON, strings to UTF-8 text.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cairn.errors import InvalidInput
+
+PARQUET = "application/vnd.apache.parquet"
+NPY = "application/x-npy"
+PNG = "image/png"
+JSON = "application/json"
+TEXT = "text/plain"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    data: bytes
+    media_type: str
+    suffix: str  # file-name ending a path gets when the caller gave none
+
+
+def encode(obj: Any) -> Encoded:
+    """Bytes and media type for ``obj``; raises InvalidInput for a type with no encoding."""
+    kind = type(obj).__module__.split(".")[0]
+    if kind == "pandas" and hasattr(obj, "to_parquet"):
+        buffer = io.BytesIO()
+        obj.to_parquet(buffer, index=not _has_default_index(obj))
+        return Encoded(buffer.getvalue(), PARQUET, ".parquet")
+    if kind == "pyarrow":
+        import pyarrow.parquet as pq
+
+        buffer = io.BytesIO()
+        pq.write_table(obj, buffer)
+        return Encoded(buffer.getvalue(), PARQUET, ".parquet")
+    if kind == "numpy" and hasattr(obj, "shape"):
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.save(buffer, obj, allow_pickle=False)
+        return Encoded(buffer.getvalue(), NPY, ".npy")
+    if kind == "matplotlib" and hasattr(obj, "savefig"):
+        buffer = io.BytesIO()
+        obj.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        return Encoded(buffer.getvalue(), PNG, ".png")
+    if isinstance(obj, str):
+        return Encoded(obj.encode(), TEXT, ".txt")
+    if isinstance(obj, bytes):
+        return Encoded(obj, "application/octet-stream", "")
+    if isinstance(obj, dict | list):
+        try:
+            text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True)
+        except TypeError as exc:
+            raise InvalidInput(
+                f"cannot store as JSON: {exc}", field="object", value=type(obj).__name__
+            ) from exc
+        return Encoded(text.encode(), JSON, ".json")
+    raise InvalidInput(
+        f"no encoding for an object of type {type(obj).__qualname__}: use a DataFrame, Arrow "
+        "table, ndarray, matplotlib figure, dict, list, str or bytes",
+        field="object",
+        value=type(obj).__qualname__,
+    )
+
+
+def decode(data: bytes, media_type: str) -> Any:
+    """The object ``encode`` made these bytes from (DataFrames come back as pandas)."""
+    if media_type == PARQUET:
+        import pandas as pd
+
+        return pd.read_parquet(io.BytesIO(data))
+    if media_type == NPY:
+        import numpy as np
+
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    if media_type == JSON:
+        return json.loads(data)
+    if media_type.startswith("text/"):
+        return data.decode()
+    return data
+
+
+def _has_default_index(frame: Any) -> bool:
+    import pandas as pd
+
+    index = frame.index
+    return (
+        isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and index.name is None
+    )

@@ -6,9 +6,14 @@ A backend that is not running is skipped with the reason outside CI and fails th
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -82,23 +87,39 @@ def postgres_template() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture
-def postgres_uri(postgres_template) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def fresh_postgres_database(template: str) -> Iterator[str]:
+    """A new database copied from the migrated template; dropped on exit."""
     from sqlalchemy import create_engine, text
 
     name = f"cairn_test_{secrets.token_hex(6)}"
     admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     uri = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    yield uri
-    store = _stores.pop(uri, None)
-    if store is not None:
-        store.close()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield uri
+    finally:
+        store = _stores.pop(uri, None)
+        if store is not None:
+            store.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_uri(postgres_template) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test."""
+    with fresh_postgres_database(postgres_template) as uri:
+        yield uri
+
+
+@pytest.fixture(scope="module")
+def postgres_module_uri(postgres_template) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database shared by one module's tests (that only read)."""
+    with fresh_postgres_database(postgres_template) as uri:
+        yield uri
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -114,3 +135,99 @@ def use_store(store_uri, monkeypatch) -> str:
     """Point CAIRN_URI at the backend under test, so the SDK and CLI use it."""
     monkeypatch.setenv("CAIRN_URI", store_uri)
     return store_uri
+
+
+# S3: the real S3 API, served on loopback by moto in server mode ------------------------
+
+BUCKET = "cairn-test"
+REGION = "us-east-1"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    # keep a developer's ~/.aws out of the tests
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """The endpoint URL of a moto S3 server on 127.0.0.1 holding the bucket ``cairn-test``.
+
+    The AWS credential variables are set to dummies for the session and restored after.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in AWS_ENV.items():
+            mp.setenv(name, value)
+        mp.delenv("AWS_PROFILE", raising=False)
+        server, endpoint, problem = _start_moto()
+        if problem is not None:  # outside the ``except`` that found it: no chained traceback
+            service_missing(problem)
+        try:
+            yield endpoint
+        finally:
+            server.stop()
+
+
+def _start_moto() -> tuple[Any, str, str | None]:
+    """(server, endpoint, None) with the bucket made, or (None, "", why it failed)."""
+    try:
+        import boto3
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        return None, "", f"moto S3 server unavailable: {exc} (pip install 'moto[server]')"
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # else one log line per request
+
+    # port 0: the kernel picks a free port, with no window for another process to take it
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    # start() waits without a timeout for a server that may never bind (its thread then
+    # dies): wait in a thread of our own, and give up when the server's thread is gone
+    starter = threading.Thread(target=server.start, daemon=True)
+    starter.start()
+    deadline = time.monotonic() + 15
+    while starter.is_alive() and time.monotonic() < deadline:
+        serving = getattr(server, "_thread", None)
+        if serving is not None and serving.ident is not None and not serving.is_alive():
+            break
+        starter.join(timeout=0.05)
+    if starter.is_alive():
+        return None, "", "moto S3 server did not start on 127.0.0.1 (see the thread's error)"
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    try:
+        client = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+        client.create_bucket(Bucket=BUCKET)
+    except Exception as exc:
+        server.stop()
+        return None, "", f"moto S3 server at {endpoint} does not answer: {exc!r}"
+    return server, endpoint, None
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_server: str) -> str:
+    """The bucket the moto server holds for the tests."""
+    return BUCKET
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_server: str) -> Any:
+    """A boto3 client of the moto server, to look at and damage objects behind the store."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=s3_server, region_name=REGION)
+
+
+@pytest.fixture
+def s3_env(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point cairn's ``s3_endpoint_url`` setting at the moto server; the endpoint."""
+    try:
+        import s3fs  # noqa: F401
+    except ImportError:
+        service_missing("s3fs is not installed (pip install 'cairn[s3]')")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("CAIRN_S3_ENDPOINT_URL", s3_server)
+    return s3_server

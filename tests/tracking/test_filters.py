@@ -7,21 +7,17 @@ dashes, LIKE wildcards in values); every expression must select exactly the same
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, insert, select
 
 from cairn.errors import FilterSyntaxError, InvalidInput
 from cairn.store import Store, schema
 from cairn.tracking.filters import apply_order_by, compile_filter
 
-POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ALL = {f"r{i}" for i in range(1, 9)}
 HOUR = 3_600_000
 
@@ -146,39 +142,6 @@ def seed(store: Store) -> None:
         )
 
 
-def postgres_store() -> Iterator[Store]:
-    """A store on a fresh PostgreSQL database, dropped afterwards."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        unavailable("psycopg is not installed")
-    admin = create_engine(
-        POSTGRES_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    name = f"cairn_filters_{secrets.token_hex(6)}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        unavailable(f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {exc.orig}")
-    store = Store(POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        yield store
-    finally:
-        store.close()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def unavailable(reason: str) -> None:
-    """Skip outside CI; in CI (CI=true) every backend must run, so fail instead."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the PostgreSQL cases must run)")
-    pytest.skip(f"{reason}; the PostgreSQL cases are skipped")
-
-
 @pytest.fixture(
     scope="module",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -193,9 +156,10 @@ def store(
         yield backend
         backend.close()
         return
-    for backend in postgres_store():
-        seed(backend)
-        yield backend
+    backend = Store(request.getfixturevalue("postgres_module_uri"))
+    seed(backend)
+    yield backend
+    backend.close()
 
 
 def matching(store: Store, expression: str) -> set[str]:

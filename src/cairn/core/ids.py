@@ -1,11 +1,9 @@
-"""Identifiers: 32 hex characters, time-ordered so that ids sort by creation."""
+"""Identifiers: 32 random hex characters, so a short prefix (as the CLI shows) is unique."""
 
 from __future__ import annotations
 
-import secrets
-import time
+import uuid
 
 
 def new_id() -> str:
-    """A new id: 12 hex digits of milliseconds since the epoch, then 20 random hex digits."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+    return uuid.uuid4().hex

@@ -91,9 +91,8 @@ def test_bad_logical_paths_are_refused_and_nothing_recorded(bad, tmp_path):
 
 
 def test_unknown_artifact_and_missing_local_file_are_not_found(tmp_path):
-    with cairn.start_run(experiment="artifacts") as run:
-        with pytest.raises(NotFound):
-            run.log_artifact(tmp_path / "does-not-exist.txt")
+    with cairn.start_run(experiment="artifacts") as run, pytest.raises(NotFound):
+        run.log_artifact(tmp_path / "does-not-exist.txt")
     with pytest.raises(NotFound):
         cairn.Client().load_artifact(run.id, "nothing/here.txt")
 

@@ -30,6 +30,8 @@ class Store:
         self.uri = uri
         self.engine: Engine = make_engine(uri)
         self.dialect = self.engine.dialect.name
+        # for hand-written SQL on hot paths: sqlite3 takes ?, psycopg takes %s
+        self.placeholder = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         ensure_schema(self.engine, auto_migrate)
 
     @contextmanager

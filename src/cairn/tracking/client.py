@@ -69,7 +69,11 @@ class Client:
         for key, value, step, timestamp in metrics:
             if key not in checked:
                 checked.add(check_key("metric key", key))
-            rows.append((key, metric_value(key, value), metric_step(key, step), int(timestamp)))
+            if type(value) is not float or value != value:  # plain floats skip the checks
+                value = metric_value(key, value)
+            if type(step) is not int:
+                step = metric_step(key, step)
+            rows.append((key, value, step, int(timestamp)))
         self.service.log_metric_rows(run_id, rows)
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:

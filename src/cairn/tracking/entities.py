@@ -125,6 +125,18 @@ class MetricHistory(Sequence[Metric]):
         self.values = values  # NaN where NaN was logged
         self.timestamps = timestamps  # milliseconds since the epoch
 
+    @classmethod
+    def from_rows(cls, key: str, rows: list[tuple[int, float | None, int]]) -> MetricHistory:
+        """From (step, value, timestamp) rows as the store returns them; None means NaN."""
+        dtype = [("step", np.int64), ("value", np.float64), ("timestamp", np.int64)]
+        try:
+            table = np.fromiter(rows, dtype=dtype, count=len(rows))
+        except TypeError:  # a NULL (NaN) value: numpy will not take None in a float field
+            nan = float("nan")
+            fixed = ((s, nan if v is None else v, t) for s, v, t in rows)
+            table = np.fromiter(fixed, dtype=dtype, count=len(rows))
+        return cls(key, table["step"], table["value"], table["timestamp"])
+
     def __len__(self) -> int:
         return len(self.steps)
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Connection, func, select, update
 
 from cairn.artifacts import ArtifactStore, open_artifact_store, validate_logical_path
@@ -58,11 +57,10 @@ class TrackingService:
         """``artifacts`` is a store, a location to open on first use, or None for the setting."""
         self.store = store
         self._artifacts = artifacts
-        placeholder = "?" if store.engine.dialect.paramstyle == "qmark" else "%s"
-        self._insert_metrics_sql = (
-            "INSERT INTO metrics (run_id, key, step, timestamp, value) VALUES "
-            f"({', '.join([placeholder] * 5)})"
-        )
+        p = store.placeholder
+        self._insert_metrics_sql = f"INSERT INTO metrics (run_id, key, step, timestamp, value) VALUES ({p}, {p}, {p}, {p}, {p})"
+        # Ordered by step alone, so the index gives the order; equal steps come as stored.
+        self._history_sql = f"SELECT step, value, timestamp FROM metrics WHERE run_id = {p} AND key = {p} ORDER BY step"
 
     @property
     def artifacts(self) -> ArtifactStore:
@@ -387,25 +385,15 @@ class TrackingService:
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         run_id = self.resolve_run_id(run_id)
         with self.store.read() as conn:
-            result = conn.exec_driver_sql(
-                "SELECT step, value, timestamp FROM metrics WHERE run_id = {0} AND key = {0} "
-                "ORDER BY step, timestamp".format(
-                    "?" if conn.dialect.paramstyle == "qmark" else "%s"
-                ),
-                (run_id, key),
-            )
-            rows = result.fetchall()
-        if not rows:
-            with self.store.read() as conn:
-                self._require_run(conn, run_id)
-            return MetricHistory(key, np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64))
-        steps, values, stamps = zip(*rows, strict=True)
-        return MetricHistory(
-            key,
-            np.fromiter(steps, np.int64, len(rows)),
-            np.array(values, dtype=np.float64),  # None (NaN) becomes nan
-            np.fromiter(stamps, np.int64, len(rows)),
-        )
+            # The driver's own cursor: histories run to millions of rows, and SQLAlchemy's
+            # result processing would cost more than the query.
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.execute(self._history_sql, (run_id, key))
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        return MetricHistory.from_rows(key, rows)
 
     def metric_keys(self, run_id: str) -> dict[str, int]:
         """Each metric key of a run and how many points it has."""

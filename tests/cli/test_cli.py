@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import cairn
 from cairn.cli import app
+from cairn.store import SCHEMA_HEAD
 
 pytestmark = pytest.mark.usefixtures("use_store")
 runner = CliRunner()
@@ -119,6 +120,6 @@ def test_config_says_where_each_setting_came_from(use_store):
 def test_db_status_and_upgrade(store_uri):
     if store_uri.startswith("sqlite"):  # a new file: no schema until the first open or upgrade
         assert "revision none" in cli("db", "status").output
-        assert "upgraded from revision none to 0001" in cli("db", "upgrade").output
+        assert f"upgraded from revision none to {SCHEMA_HEAD}" in cli("db", "upgrade").output
     assert "up to date" in cli("db", "status").output
-    assert "already at revision 0001" in cli("db", "upgrade").output
+    assert f"already at revision {SCHEMA_HEAD}" in cli("db", "upgrade").output

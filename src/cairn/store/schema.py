@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -123,4 +124,132 @@ run_artifacts = Table(
     Column("size", BigInteger, nullable=False),
     Column("media_type", String(128), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+)
+
+
+# --- data versions and lineage (revision 0002) ---------------------------------------------
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("dataset_id", ID, ForeignKey("datasets.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),  # hash of the content, whatever its layout
+    Column("kind", String(16), nullable=False),  # table, file or folder
+    Column("manifest_digest", String(64), nullable=False),  # blob: the Parquet file or manifest
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("row_count", BigInteger, nullable=True),
+    Column("column_count", Integer, nullable=True),
+    Column("schema", Text, nullable=True),  # JSON
+    Column("profile", Text, nullable=True),  # JSON
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_version"),
+    UniqueConstraint("dataset_id", "digest", name="uq_dataset_versions_digest"),
+    Index("ix_dataset_versions_digest", "digest"),
+)
+
+# Edges between any two records: dataset version -> run -> model version -> evaluation ->
+# deployment. ``kind`` names the record type of each end (dataset_version, run, ...).
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("src_kind", String(32), primary_key=True),
+    Column("src_id", ID, primary_key=True),
+    Column("dst_kind", String(32), primary_key=True),
+    Column("dst_id", ID, primary_key=True),
+    Column("relation", String(32), primary_key=True),  # e.g. input, output
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    Index("ix_lineage_dst", "dst_kind", "dst_id"),
+)
+
+
+# --- pipelines: step cache, schedules, job queue and quotas (revision 0003) ------------------
+
+# A finished step's outputs, by the hash of its code, parameters and inputs.
+step_cache = Table(
+    "step_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("pipeline", String(256), nullable=False),
+    Column("step", String(256), nullable=False),
+    Column("outputs", Text, nullable=False),  # JSON: [{digest, serializer, ...}]
+    Column("run_id", ID, nullable=True),  # the step run that computed them
+    Column("created_at", BigInteger, nullable=False),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("pipeline", String(512), nullable=False),  # module:function
+    Column("cron", String(128), nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("paused", Boolean, nullable=False),
+    Column("last_fire_at", BigInteger, nullable=True),  # the last due time handled
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+)
+
+# Every due time of a schedule and what became of it: started, missed (the scheduler was
+# down), failed to start.
+schedule_fires = Table(
+    "schedule_fires",
+    metadata,
+    Column("schedule_id", ID, ForeignKey("schedules.id"), primary_key=True),
+    Column("fire_at", BigInteger, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("job_id", ID, nullable=True),
+    Column("noted_at", BigInteger, nullable=False),
+    Column("detail", Text, nullable=True),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("team", String(128), nullable=False),
+    Column("pipeline", String(512), nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("priority", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # queued, running, finished, failed, cancelled
+    Column("cpus", Float, nullable=False),
+    Column("gpus", Integer, nullable=False),
+    Column("memory_mb", Integer, nullable=False),
+    Column("submitted_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("creator", String(256), nullable=False),
+    Column("run_id", ID, nullable=True),
+    Column("wait_reason", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("host", String(256), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Index("ix_jobs_status_priority", "status", "priority"),
+)
+
+quotas = Table(
+    "quotas",
+    metadata,
+    Column("team", String(128), primary_key=True),
+    Column("max_jobs", Integer, nullable=True),  # None: no limit
+    Column("cpus", Float, nullable=True),
+    Column("gpus", Integer, nullable=True),
+    Column("memory_mb", Integer, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=False),
 )

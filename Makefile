@@ -19,12 +19,12 @@ demo: $(STAMP)
 	cd .demo && CAIRN_HOME="$(CURDIR)/.demo/.cairn" ../$(BIN)/python ../examples/demo.py
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The anchor tools live in virtualenvs of their own: their pins conflict with ours.
 $(BENCH_MLFLOW)/.installed:

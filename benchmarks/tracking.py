@@ -83,10 +83,10 @@ QUICK = Sizes(
     mlflow_log_metric_calls=100,
     batch_points=20_000,
     cairn_batch=5_000,
-    mlflow_batch_points=10_000,
+    mlflow_batch_points=20_000,
     mlflow_batch_budget_s=10.0,
-    runs=1_000,  # the smallest count where more than 100 runs match the filter
-    mlflow_runs=1_000,
+    runs=900,  # about the fewest runs of which more than 100 match the filter
+    mlflow_runs=900,
     searches=5,
     history_points=5_000,
 )
@@ -534,7 +534,7 @@ def entry(workload: Workload, cairn: Figures, other: Figures | None) -> dict[str
         "ratio_means": means,
         "target": None if workload.target is None else workload.target.text,
         "met": met,
-        "unit": workload.unit if workload.is_rate else "ms (median)",
+        "unit": workload.unit,
         "sizes": {
             "cairn": cairn["size"],
             workload.against: None if other is None else other["size"],
@@ -606,30 +606,35 @@ def print_table(report: dict[str, Any]) -> None:
     def figure(value: float | None, unit: str) -> str:
         if value is None:
             return "-"
-        return f"{value:,.0f} {unit}" if unit.endswith("/s") else f"{value:,.2f} ms"
+        return f"{value:,.0f}" if unit.endswith("/s") else f"{value:,.2f}"
 
-    table = Table(title="cairn vs MLflow: tracking (SQLite)")
-    for column in ("workload", "cairn", "other", "ratio", "target", "met"):
-        table.add_column(column, justify="left" if column in ("workload", "target") else "right")
+    table = Table(title="cairn vs MLflow: experiment tracking on SQLite (medians)")
+    table.add_column("workload")
+    table.add_column("unit")
+    for column in ("cairn", "other", "ratio"):
+        table.add_column(column, justify="right")
+    table.add_column("target")
+    table.add_column("met", justify="center")
     for name, item in report["workloads"].items():
         against = "sqlite" if "sqlite" in item else "mlflow"
         ratio = "-" if item["ratio"] is None else f"{item['ratio']:,.1f}×"
-        met = {None: "-", True: "[green]yes[/]", False: "[red]NO[/]"}[item["met"]]
+        met = {None: "-", True: "[green]yes[/]", False: "[bold red]NO[/]"}[item["met"]]
         table.add_row(
-            f"{name}\n[dim]{item['title']}[/]",
+            f"{name} [dim]{item['title']}[/]",
+            item["unit"],
             figure(item["cairn"], item["unit"]),
-            f"{figure(item[against], item['unit'])}\n[dim]{against}[/]",
+            f"{figure(item[against], item['unit'])} [dim]{against}[/]",
             ratio,
-            item["target"] or "(reported only)",
+            item["target"] or "[dim](reported)[/]",
             met,
         )
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
     for line in report["notes"]:
-        console.print(f"- {line}")
+        console.print(f"- {line}", highlight=False)
     console.print(
-        f"[dim]ratio: how many times faster cairn is, except vs sqlite (cairn's time / "
-        f"sqlite's). Took {report['duration_s']:.0f} s; written to {RESULTS}[/]"
+        "[dim]ratio: how many times faster cairn is; against sqlite, cairn's time / sqlite's. "
+        f"Took {report['duration_s']:.0f} s; also written to {RESULTS}[/]"
     )
 
 

@@ -199,6 +199,8 @@ schedules = Table(
     Column("pipeline", String(512), nullable=False),  # module:function
     Column("cron", String(128), nullable=False),
     Column("params", Text, nullable=False),  # JSON
+    Column("team", String(128), nullable=False),  # the job queue team its jobs bill to
+    Column("priority", Integer, nullable=False),
     Column("paused", Boolean, nullable=False),
     Column("last_fire_at", BigInteger, nullable=True),  # the last due time handled
     Column("created_at", BigInteger, nullable=False),
@@ -231,6 +233,7 @@ jobs = Table(
     Column("gpus", Integer, nullable=False),
     Column("memory_mb", Integer, nullable=False),
     Column("submitted_at", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),  # nanoseconds at submission: FIFO within a priority
     Column("started_at", BigInteger, nullable=True),
     Column("ended_at", BigInteger, nullable=True),
     Column("creator", String(256), nullable=False),
@@ -239,7 +242,7 @@ jobs = Table(
     Column("error", Text, nullable=True),
     Column("host", String(256), nullable=True),
     Column("pid", Integer, nullable=True),
-    Index("ix_jobs_status_priority", "status", "priority"),
+    Index("ix_jobs_status_priority", "status", "priority", "seq"),
 )
 
 quotas = Table(

@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("pipeline", sa.String(512), nullable=False),
         sa.Column("cron", sa.String(128), nullable=False),
         sa.Column("params", sa.Text, nullable=False),
+        sa.Column("team", sa.String(128), nullable=False),
+        sa.Column("priority", sa.Integer, nullable=False),
         sa.Column("paused", sa.Boolean, nullable=False),
         sa.Column("last_fire_at", sa.BigInteger, nullable=True),
         sa.Column("created_at", sa.BigInteger, nullable=False),
@@ -59,6 +61,7 @@ def upgrade() -> None:
         sa.Column("gpus", sa.Integer, nullable=False),
         sa.Column("memory_mb", sa.Integer, nullable=False),
         sa.Column("submitted_at", sa.BigInteger, nullable=False),
+        sa.Column("seq", sa.BigInteger, nullable=False),
         sa.Column("started_at", sa.BigInteger, nullable=True),
         sa.Column("ended_at", sa.BigInteger, nullable=True),
         sa.Column("creator", sa.String(256), nullable=False),
@@ -68,7 +71,7 @@ def upgrade() -> None:
         sa.Column("host", sa.String(256), nullable=True),
         sa.Column("pid", sa.Integer, nullable=True),
     )
-    op.create_index("ix_jobs_status_priority", "jobs", ["status", "priority"])
+    op.create_index("ix_jobs_status_priority", "jobs", ["status", "priority", "seq"])
     op.create_table(
         "quotas",
         sa.Column("team", sa.String(128), primary_key=True),

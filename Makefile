@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_MLFLOW := .venv-bench-mlflow
+BENCH_DVC := .venv-bench-dvc
 
 .PHONY: demo test lint bench clean
 
@@ -33,8 +34,15 @@ $(BENCH_MLFLOW)/.installed:
 	$(BENCH_MLFLOW)/bin/python -m pip install --quiet 'mlflow==3.17.2'
 	@touch $@
 
-bench: $(STAMP) $(BENCH_MLFLOW)/.installed
+$(BENCH_DVC)/.installed:
+	$(PYTHON) -m venv $(BENCH_DVC)
+	$(BENCH_DVC)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_DVC)/bin/python -m pip install --quiet 'dvc==3.67.1'
+	@touch $@
+
+bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed
 	$(BIN)/python benchmarks/tracking.py --mlflow-python $(BENCH_MLFLOW)/bin/python
+	$(BIN)/python benchmarks/data_snapshot.py --dvc $(BENCH_DVC)/bin/dvc
 
 clean:
-	rm -rf $(VENV) $(BENCH_MLFLOW) .demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_MLFLOW) $(BENCH_DVC) .demo .pytest_cache .ruff_cache

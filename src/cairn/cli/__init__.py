@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cairn.cli import db, experiments, runs, settings_cmd
+from cairn.cli import data, db, experiments, runs, settings_cmd
 from cairn.cli.output import print_error
 from cairn.errors import CairnError, InvalidInput, NotFound
 
@@ -18,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("config")(settings_cmd.show_config)
+app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")

@@ -18,6 +18,7 @@ from cairn.cli.output import (
     print_json,
     table,
 )
+from cairn.data import inputs_of
 from cairn.tracking import Client, Run, RunList
 from cairn.tracking.environment import host
 
@@ -113,8 +114,10 @@ def show(run_id: str, as_json: bool = AS_JSON) -> None:
     artifacts = client.list_artifacts(run.id)
     points = client.service.metric_keys(run.id)
     environment = client.get_environment(run)
+    inputs = inputs_of(run.id)
     if as_json:
         data = run.to_dict()
+        data["inputs"] = [i.to_dict() for i in inputs]
         data["artifacts"] = [vars(a) for a in artifacts]
         data["metric_points"] = points
         data["environment"] = environment
@@ -155,6 +158,11 @@ def show(run_id: str, as_json: bool = AS_JSON) -> None:
         t = table("tags", ["key", "value"])
         for k, v in sorted(run.tags.items()):
             t.add_row(k, v)
+        console.print(t)
+    if inputs:
+        t = table("inputs", ["dataset version", "relation", "digest"])
+        for i in inputs:
+            t.add_row(i.version.ref, i.relation, i.version.digest[:16])
         console.print(t)
     if artifacts:
         t = table("artifacts", ["path", "size", "type", "sha256"])

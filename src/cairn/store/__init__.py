@@ -52,11 +52,13 @@ class Store:
         keys: Sequence[str],
         *,
         only_if_newer: str | None = None,
+        replace: bool = True,
     ) -> None:
         """Insert ``rows``, replacing the non-key columns of rows whose ``keys`` exist.
 
         With ``only_if_newer=col`` an existing row is replaced only when the new ``col`` is at
-        least the stored one (how latest_metrics keeps the last step).
+        least the stored one (how latest_metrics keeps the last step); with ``replace=False``
+        an existing row is left as it is.
         """
         if not rows:
             return
@@ -65,6 +67,9 @@ class Store:
         else:
             from sqlalchemy.dialects.sqlite import insert
         stmt = insert(table)
+        if not replace:
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=keys), rows)
+            return
         update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
         where = None
         if only_if_newer is not None:

@@ -49,14 +49,15 @@ class MetricBuffer:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def flush(self) -> None:
+    def flush(self, write: Callable[[Sequence[Row]], None] | None = None) -> None:
+        """Write what is buffered; ``write``, when given, is called even with no rows."""
         with self._flush_lock:
             with self._lock:
                 rows, self._rows = self._rows, []
-            if not rows:
+            if not rows and write is None:
                 return
             try:
-                self._write(rows)
+                (write or self._write)(rows)
             except BaseException:
                 with self._lock:  # keep them, in order, ahead of what came since
                     self._rows[:0] = rows

@@ -58,12 +58,12 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
     not_,
     null,
     or_,
+    select,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -468,20 +468,19 @@ def _predicate(
             return _status_condition(field, op, literals, column, op_token)
         return _text_condition(field, op, literals, column, op_token)
 
-    # The table itself, not an alias (building an alias costs more than parsing); correlating
-    # runs alone keeps the subquery's own FROM even when the outer query joins this table.
+    # An uncorrelated ``runs.id IN (SELECT run_id ... WHERE key = ? AND value ...)``: the
+    # database answers it from the (key, value) index once, instead of probing per run.
     table = _KEYED_TABLES[field.kind]
-    has_key = exists().where(table.c.run_id == schema.runs.c.id, table.c.key == field.name)
-    has_key = has_key.correlate(schema.runs)
+    keyed = select(table.c.run_id).where(table.c.key == field.name)
     if op == "is null":
-        return ~has_key
+        return schema.runs.c.id.not_in(keyed)
     if op == "is not null":
-        return has_key
+        return schema.runs.c.id.in_(keyed)
     if field.kind == "metric":
         condition = _metric_condition(field, op, literals, table.c.value, op_token)
     else:
         condition = _text_condition(field, op, literals, table.c.value, op_token)
-    return has_key.where(condition)
+    return schema.runs.c.id.in_(keyed.where(condition))
 
 
 def _metric_condition(
@@ -738,7 +737,7 @@ def _compile_filter(text: str) -> ColumnElement[bool]:
 def compile_filter(text: str | None) -> ColumnElement[bool] | None:
     """A boolean clause over ``schema.runs`` for the filter ``text``; None when it is empty.
 
-    Metrics, params and tags are matched with correlated EXISTS subqueries on
+    Metrics, params and tags are matched with IN subqueries on
     ``latest_metrics``, ``params`` and ``tags`` keyed by ``runs.id``. Each text is parsed once
     and its clause cached (clauses are immutable, so sharing them is safe). Raises
     :class:`~cairn.errors.FilterSyntaxError` (``field="filter"``) pointing at the bad token.

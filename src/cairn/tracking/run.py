@@ -10,6 +10,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from cairn.errors import InvalidInput
+from cairn.store.lineage import Edge, add_edges
 from cairn.tracking.buffer import MetricBuffer
 from cairn.tracking.entities import Artifact, Run, RunStatus
 from cairn.tracking.service import TrackingService, format_exception
@@ -107,6 +109,19 @@ class ActiveRun:
     def log_text(self, text: str, artifact_path: str) -> Artifact:
         return self.service.log_object(self.id, text, artifact_path)
 
+    # lineage ---------------------------------------------------------------------------
+
+    def log_input(self, version: Any, relation: str = "input") -> None:
+        """Record that this run read a dataset version (anything whose ``.id`` names one)."""
+        version_id = getattr(version, "id", None)
+        if not isinstance(version_id, str):
+            raise InvalidInput.for_field(
+                "version", type(version).__qualname__, "a dataset version (an object with an .id)"
+            )
+        add_edges(
+            self.service.store, [Edge("dataset_version", version_id, "run", self.id, relation)]
+        )
+
     # lifecycle -------------------------------------------------------------------------
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None) -> None:
@@ -115,14 +130,16 @@ class ActiveRun:
             if self._ended:
                 return
             self._ended = True
-        try:
-            self._buffer.flush()
-        finally:
-            self.service.end_run(self.id, status, error)
-            _open_runs.pop(self.id, None)
-            from cairn.tracking import fluent
+        from cairn.tracking import fluent
 
-            fluent._forget(self)
+        fluent._forget(self)
+        try:  # the last points and the end in one transaction
+            self._buffer.flush(lambda rows: self.service.end_run(self.id, status, error, rows))
+        except BaseException:
+            with self._lock:  # not ended: a later end(), or the one at exit, tries again
+                self._ended = False
+            raise
+        _open_runs.pop(self.id, None)
 
     @property
     def info(self) -> Run:

@@ -57,6 +57,7 @@ class TrackingService:
         """``artifacts`` is a store, a location to open on first use, or None for the setting."""
         self.store = store
         self._artifacts = artifacts
+        self._experiments: dict[str, Experiment] = {}
         p = store.placeholder
         self._insert_metrics_sql = f"INSERT INTO metrics (run_id, key, step, timestamp, value) VALUES ({p}, {p}, {p}, {p}, {p})"
         # Ordered by step alone, so the index gives the order; equal steps come as stored.
@@ -93,13 +94,18 @@ class TrackingService:
         return _experiment(row)
 
     def get_or_create_experiment(self, name: str) -> Experiment:
+        if name in self._experiments:  # experiments are never deleted: safe to remember
+            return self._experiments[name]
         check_key("experiment", name)
         with self.store.read() as conn:
             found = self._find_experiment(conn, name)
-        if found is not None:
-            return found
-        with self.store.write() as conn:  # re-check under the write lock: another process may win
-            return self._find_experiment(conn, name) or self._insert_experiment(conn, name, None)
+        if found is None:
+            with self.store.write() as conn:  # re-check under the write lock: another may win
+                found = self._find_experiment(conn, name) or self._insert_experiment(
+                    conn, name, None
+                )
+        self._experiments[name] = found
+        return found
 
     def get_experiment(self, name_or_id: str) -> Experiment:
         with self.store.read() as conn:
@@ -151,6 +157,7 @@ class TrackingService:
             "name": name,
             "status": RunStatus.RUNNING.value,
             "start_time": now_ms(),
+            "end_time": None,
             "creator": settings().user,
             "source": env.source_file(),
             "git_commit": git.commit,
@@ -158,6 +165,9 @@ class TrackingService:
             "environment_digest": environ.digest,
             "host": env.host(),
             "pid": os.getpid(),
+            "notes": None,
+            "error": None,
+            "deleted_at": None,
         }
         with self.store.write() as conn:
             if parent_id is not None:
@@ -174,20 +184,32 @@ class TrackingService:
                     }
                 ],
                 ["digest"],
+                replace=False,
             )
             conn.execute(runs.insert(), row)
             _insert_pairs(conn, params_table=True, run_id=run_id, pairs=param_rows)
             _insert_pairs(conn, params_table=False, run_id=run_id, pairs=tag_rows)
-        return self.get_run(run_id)
+        return _run(
+            {**row, "experiment_name": exp.name},
+            params=dict(param_rows),
+            tags=dict(tag_rows),
+            metrics={},
+        )
 
     def end_run(
-        self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None
+        self,
+        run_id: str,
+        status: RunStatus | str = RunStatus.FINISHED,
+        error: str | None = None,
+        final_metrics: Sequence[MetricRow] = (),
     ) -> None:
+        """End a run, writing its last buffered metric points in the same transaction."""
         status = _status(status)
         if status is RunStatus.RUNNING:
             raise InvalidInput.for_field("status", status.value, "finished, failed or killed")
         with self.store.write() as conn:
             self._require_run(conn, run_id)
+            self._insert_metric_rows(conn, run_id, final_metrics)
             # Only a running run ends: a run already marked killed or failed keeps its verdict.
             conn.execute(
                 update(runs)
@@ -359,6 +381,12 @@ class TrackingService:
 
     def log_metric_rows(self, run_id: str, rows: Sequence[MetricRow]) -> None:
         """Store already-validated metric points in one transaction (the batched hot path)."""
+        if rows:
+            with self.store.write() as conn:
+                self._require_run(conn, run_id)
+                self._insert_metric_rows(conn, run_id, rows)
+
+    def _insert_metric_rows(self, conn: Connection, run_id: str, rows: Sequence[MetricRow]) -> None:
         if not rows:
             return
         latest: dict[str, MetricRow] = {}
@@ -366,21 +394,19 @@ class TrackingService:
             current = latest.get(row[0])
             if current is None or row[2] >= current[2]:
                 latest[row[0]] = row
-        with self.store.write() as conn:
-            self._require_run(conn, run_id)
-            conn.exec_driver_sql(
-                self._insert_metrics_sql, [(run_id, k, s, t, v) for k, v, s, t in rows]
-            )
-            self.store.upsert(
-                conn,
-                latest_metrics,
-                [
-                    {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
-                    for k, v, s, t in latest.values()
-                ],
-                ["run_id", "key"],
-                only_if_newer="step",
-            )
+        conn.exec_driver_sql(
+            self._insert_metrics_sql, [(run_id, k, s, t, v) for k, v, s, t in rows]
+        )
+        self.store.upsert(
+            conn,
+            latest_metrics,
+            [
+                {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
+                for k, v, s, t in latest.values()
+            ],
+            ["run_id", "key"],
+            only_if_newer="step",
+        )
 
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         run_id = self.resolve_run_id(run_id)

@@ -1,0 +1,255 @@
+"""Data versioning benchmark: snapshot a 1,000,000-row x 20-column DataFrame, cairn against DVC.
+
+cairn: ``cairn.data.snapshot(frame, name)`` of a DataFrame built before the clock starts (mixed
+numeric, categorical, text and time columns: the credit generator's 17 plus 3). The time covers
+all of it: conversion to Arrow, the canonical digest, the profile of every column, Parquet
+encoding, the blob write (with fsync) and the transaction. Each repeat uses a fresh CAIRN_HOME
+whose store is created before the clock starts, so every snapshot stores a new version.
+
+DVC: the same frame written as a Parquet file (untimed) into a fresh ``git init`` + ``dvc init``
+folder, then ``dvc add data.parquet`` timed as the command a user runs. DVC lives in its own
+virtualenv: ``python3 -m venv .venv-bench-dvc && .venv-bench-dvc/bin/pip install dvc``; without
+it the DVC figures are null.
+
+Also measured, for context: cairn re-snapshotting unchanged content (deduplicated: digest and
+lookup only), cairn snapshotting the Parquet file as a file (the work ``dvc add`` does: hash and
+copy), and the time of each stage of a DataFrame snapshot run one after the other.
+
+    .venv/bin/python benchmarks/data_snapshot.py [--quick] [--json] [--repeat N] [--dvc PATH]
+
+Figures are medians over the repeats; ``ratio`` is DVC's time over cairn's (how many times
+faster cairn is). The last result is also written to ``benchmarks/results/data_snapshot.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DVC = ROOT / ".venv-bench-dvc" / "bin" / "dvc"
+RESULTS = Path(__file__).resolve().parent / "results" / "data_snapshot.json"
+FULL_ROWS, QUICK_ROWS = 1_000_000, 100_000
+TARGET_RATIO = 5.0
+
+
+def make_frame(rows: int) -> Any:
+    """The credit generator's 17 columns plus a text, a categorical and a float column."""
+    import numpy as np
+    import pandas as pd
+
+    from cairn.datasets import make_credit_applications
+
+    frame = make_credit_applications(rows, seed=0)
+    rng = np.random.default_rng(1)
+    branches = np.array([f"branch-{i:03d}" for i in range(200)])
+    frame["branch"] = pd.Series(branches[rng.integers(0, 200, rows)], dtype="str")
+    frame["channel"] = pd.Categorical.from_codes(
+        rng.integers(0, 4, rows), categories=["web", "app", "branch", "broker"]
+    )
+    frame["utilisation"] = rng.random(rows)
+    return frame
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()
+    start = perf_counter()
+    result = fn()
+    return perf_counter() - start, result
+
+
+@contextlib.contextmanager
+def fresh_cairn_home() -> Iterator[Path]:
+    """A new CAIRN_HOME with its store created and the code paths warmed, for one repeat."""
+    import pandas as pd
+
+    from cairn import data
+
+    with tempfile.TemporaryDirectory(prefix="bench-cairn-") as home:
+        previous = os.environ.get("CAIRN_HOME")
+        os.environ["CAIRN_HOME"] = home
+        try:
+            data.snapshot(pd.DataFrame({"warm": [1, 2, 3]}), "warm-up")
+            yield Path(home)
+        finally:
+            if previous is None:
+                os.environ.pop("CAIRN_HOME", None)
+            else:
+                os.environ["CAIRN_HOME"] = previous
+
+
+# -- cairn ---------------------------------------------------------------------------------------
+
+
+def cairn_figures(frame: Any, parquet: Path, repeat: int) -> dict[str, Any]:
+    from cairn import data
+
+    snapshot, again, as_file = [], [], []
+    version = None
+    for _ in range(repeat):
+        with fresh_cairn_home():
+            elapsed, version = timed(lambda: data.snapshot(frame, "credit-applications"))
+            snapshot.append(elapsed)
+            elapsed, same = timed(lambda: data.snapshot(frame, "credit-applications"))
+            assert same.id == version.id  # deduplicated, not a second version
+            again.append(elapsed)
+            as_file.append(timed(lambda: data.snapshot(parquet, "credit-file"))[0])
+    return {
+        "snapshot_s": snapshot,
+        "resnapshot_s": again,
+        "file_snapshot_s": as_file,
+        "stored_parquet_bytes": version.size_bytes,
+    }
+
+
+def cairn_stages(frame: Any) -> dict[str, float]:
+    """Each stage of a table snapshot alone (the snapshot overlaps profile and Parquet)."""
+    from cairn.data import content
+    from cairn.data.profile import profile_table
+
+    stages: dict[str, float] = {}
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        stages["to_arrow_s"], table = timed(lambda: content.as_arrow(frame))
+        stages["digest_s"], _ = timed(lambda: content.table_digest(table, pool))
+        stages["profile_s"], _ = timed(lambda: profile_table(table, None, pool))
+        stages["parquet_s"], _ = timed(lambda: content.parquet_bytes(table))
+    return stages
+
+
+# -- DVC -----------------------------------------------------------------------------------------
+
+
+def dvc_figures(dvc: Path, parquet: Path, repeat: int) -> dict[str, Any]:
+    """``dvc add`` of a copy of ``parquet`` in a fresh repository, once untimed, then timed."""
+    times = []
+    for attempt in range(repeat + 1):
+        with tempfile.TemporaryDirectory(prefix="bench-dvc-") as repo:
+            run(["git", "init", "-q"], repo)
+            run([str(dvc), "init", "-q"], repo)
+            shutil.copyfile(parquet, Path(repo, "data.parquet"))
+            elapsed, _ = timed(lambda repo=repo: run([str(dvc), "add", "-q", "data.parquet"], repo))
+            assert Path(repo, "data.parquet.dvc").is_file()
+            if attempt:  # the first one warms the interpreter's bytecode cache
+                times.append(elapsed)
+    return {"add_s": times, "version": run([str(dvc), "--version"], ROOT).strip()}
+
+
+def run(command: Sequence[str], cwd: str | Path) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def dvc_missing(dvc: Path) -> str | None:
+    if not dvc.is_file():
+        return (
+            f"DVC not found at {dvc}: python3 -m venv .venv-bench-dvc && "
+            ".venv-bench-dvc/bin/pip install dvc"
+        )
+    if shutil.which("git") is None:
+        return "git is not on PATH: dvc add needs a git repository"
+    return None
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def median(values: list[float] | None) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def report(args: argparse.Namespace) -> dict[str, Any]:
+    rows = QUICK_ROWS if args.quick else FULL_ROWS
+    repeat = args.repeat or (3 if args.quick else 5)
+    frame = make_frame(rows)
+    with tempfile.TemporaryDirectory(prefix="bench-data-") as scratch:
+        parquet = Path(scratch, "data.parquet")
+        frame.to_parquet(parquet, index=False)
+        cairn = cairn_figures(frame, parquet, repeat)
+        missing = dvc_missing(Path(args.dvc))
+        dvc = None if missing else dvc_figures(Path(args.dvc), parquet, repeat)
+        parquet_bytes = parquet.stat().st_size
+    stages = cairn_stages(frame)
+    cairn_s, dvc_s = median(cairn["snapshot_s"]), median(dvc["add_s"] if dvc else None)
+    return {
+        "benchmark": "data_snapshot",
+        "rows": rows,
+        "columns": len(frame.columns),
+        "repeat": repeat,
+        "parquet_file_bytes": parquet_bytes,
+        "cairn_snapshot_s": cairn_s,
+        "dvc_add_s": dvc_s,
+        "ratio": dvc_s / cairn_s if dvc_s else None,
+        "target_ratio": TARGET_RATIO,
+        "cairn_resnapshot_s": median(cairn["resnapshot_s"]),
+        "cairn_file_snapshot_s": median(cairn["file_snapshot_s"]),
+        "file_ratio": dvc_s / median(cairn["file_snapshot_s"]) if dvc_s else None,
+        "cairn_stages_s": stages,
+        "samples": {
+            "cairn_snapshot_s": cairn["snapshot_s"],
+            "dvc_add_s": dvc["add_s"] if dvc else None,
+        },
+        "cairn_stored_parquet_bytes": cairn["stored_parquet_bytes"],
+        "dvc_version": dvc["version"] if dvc else None,
+        "dvc_missing": missing,
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+    }
+
+
+def print_report(result: dict[str, Any]) -> None:
+    def seconds(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f} s"
+
+    print(f"data snapshot: {result['rows']:,} rows x {result['columns']} columns")
+    print(f"  cairn snapshot (DataFrame)     {seconds(result['cairn_snapshot_s'])}")
+    print(f"  dvc add (Parquet file)         {seconds(result['dvc_add_s'])}")
+    if result["ratio"] is not None:
+        print(
+            f"  ratio (dvc / cairn)            {result['ratio']:.2f}x  (target {TARGET_RATIO:g}x)"
+        )
+    else:
+        print(f"  dvc: {result['dvc_missing']}")
+    print(f"  cairn re-snapshot (unchanged)  {seconds(result['cairn_resnapshot_s'])}")
+    print(f"  cairn snapshot of the file     {seconds(result['cairn_file_snapshot_s'])}")
+    stages = ", ".join(f"{k[:-2]} {v:.3f}" for k, v in result["cairn_stages_s"].items())
+    print(f"  cairn stages, one by one (s):  {stages}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--repeat", type=int, help="repeats for medians (default 5, quick 3)")
+    parser.add_argument("--dvc", default=str(DEFAULT_DVC), help="the dvc executable")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "src"))
+    result = report(args)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_report(result)
+
+
+if __name__ == "__main__":
+    main()

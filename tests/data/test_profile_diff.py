@@ -1,0 +1,173 @@
+"""Column profiles (checked against numpy and pandas) and diffs of versions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from cairn import data
+from cairn.data.entities import QUANTILES, ColumnProfile
+from cairn.data.profile import profile_column, profile_table
+from cairn.datasets import make_credit_applications
+
+rng = np.random.default_rng(7)
+N = 5000
+NUMERIC_CASES = {
+    "small int range (counted)": rng.integers(18, 80, N),
+    "wide int range, few values (hashed)": rng.choice([-(10**12), 5, 10**15], N),
+    "floats, few values (hashed)": rng.choice(np.round(rng.normal(size=40), 3), N),
+    "floats, all distinct (sorted)": rng.normal(size=N),
+    "already sorted (read in order)": np.sort(rng.normal(size=N)),
+    "floats with missing values": np.where(rng.random(N) < 0.1, np.nan, rng.exponential(size=N)),
+    "one value": np.full(N, 2.5),
+}
+
+
+@pytest.mark.parametrize("values", NUMERIC_CASES.values(), ids=NUMERIC_CASES.keys())
+def test_numeric_profiles_match_numpy_and_pandas(values):
+    series = pd.Series(values)
+    profile = profile_column(pa.chunked_array([pa.array(values, from_pandas=True)]))
+    present = series.dropna()
+    assert profile.kind == "numeric" and profile.count == N
+    assert profile.null_count == series.isna().sum()
+    assert profile.distinct_count == present.nunique()
+    assert (profile.min, profile.max) == (present.min(), present.max())
+    assert profile.mean == pytest.approx(present.mean())
+    assert profile.std == pytest.approx(present.std())  # ddof=1, as pandas
+    expected = np.quantile(present.to_numpy(), QUANTILES)
+    assert [profile.quantiles[str(q)] for q in QUANTILES] == pytest.approx(expected)
+    assert profile.median == pytest.approx(present.median())
+
+
+def test_profiles_do_not_depend_on_chunking():
+    values = rng.normal(size=3000)
+    whole = profile_column(pa.chunked_array([values]))
+    chunked = profile_column(pa.chunked_array([values[:1000], values[1000:2500], values[2500:]]))
+    assert chunked == whole
+
+
+def test_categorical_string_and_boolean_columns_count_their_values():
+    frame = pd.DataFrame(
+        {
+            "housing": pd.Categorical(
+                ["rent", "own", None, "rent", "rent"], categories=["rent", "own", "mortgage"]
+            ),
+            "city": pd.Series(["Oslo", "Lima", "Oslo", None, "Oslo"], dtype="str"),
+            "flag": [True, False, True, True, True],
+        }
+    )
+    profiles = profile_table(pa.Table.from_pandas(frame, preserve_index=False))
+    housing = profiles["housing"]
+    assert housing.kind == "categorical" and housing.null_count == 1
+    assert housing.top == (("rent", 3), ("own", 1))  # counts, most frequent first
+    assert housing.categories == ("rent", "own", "mortgage")  # unused ones too
+    assert housing.distinct_count == 2
+    city = profiles["city"]
+    assert (city.kind, city.top, city.distinct_count, city.null_count) == (
+        "string",
+        (("Oslo", 3), ("Lima", 1)),
+        2,
+        1,
+    )
+    flag = profiles["flag"]
+    assert (flag.kind, flag.top, flag.mean) == ("boolean", ((True, 4), (False, 1)), 0.8)
+
+
+def test_top_values_keep_the_most_frequent_ten():
+    values = np.repeat([f"v{i:02d}" for i in range(30)], np.arange(1, 31))
+    profile = profile_column(pa.chunked_array([pa.array(values)]))
+    assert profile.distinct_count == 30
+    assert [v for v, _ in profile.top] == [f"v{i:02d}" for i in range(29, 19, -1)]
+    assert profile.top[0] == ("v29", 30)
+
+
+def test_temporal_columns_have_iso_ranges_and_quantiles():
+    times = pd.Series(pd.date_range("2026-01-01", periods=5, freq="D", tz="UTC"))
+    profile = profile_column(pa.chunked_array([pa.array(times)]))
+    assert profile.kind == "temporal" and profile.distinct_count == 5
+    assert profile.min == "2026-01-01T00:00:00+00:00"
+    assert profile.max == "2026-01-05T00:00:00+00:00"
+    assert profile.median == "2026-01-03T00:00:00+00:00"
+
+
+def test_empty_and_all_null_columns():
+    empty = profile_column(pa.chunked_array([pa.array([], pa.float64())]))
+    assert (empty.count, empty.null_count, empty.distinct_count, empty.mean) == (0, 0, 0, None)
+    nulls = profile_column(pa.chunked_array([pa.array([None, None], pa.int64())]))
+    assert (nulls.null_count, nulls.null_rate, nulls.min, nulls.quantiles) == (2, 1.0, None, {})
+
+
+def test_profiles_survive_json_with_infinities():
+    profile = profile_column(pa.chunked_array([pa.array([1.0, np.inf, -np.inf])]))
+    stored = json.loads(json.dumps(profile.to_dict(), allow_nan=False))
+    assert ColumnProfile.from_dict(stored).to_dict() == profile.to_dict()
+    assert (profile.min, profile.max) == (-np.inf, np.inf)
+    assert ColumnProfile.from_dict(stored).max == np.inf
+    assert profile.quantiles["0.99"] == np.inf and profile.quantiles["0.5"] == 1.0
+
+
+# --- diffs (need the store) ------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("use_store")
+def test_drift_shows_in_statistics_and_category_shares():
+    data.snapshot(make_credit_applications(3000, seed=1), "credit")
+    data.snapshot(make_credit_applications(3000, seed=2, drift=1.0), "credit")
+    found = data.diff("credit@1", "credit@2")
+    assert not found.identical and found.rows == (3000, 3000) and found.schema == ()
+    stats = {(c.column, c.stat): c for c in found.stats}
+    assert stats["credit_score", "mean"].delta < -15  # scores fall
+    assert stats["interest_rate", "median"].delta > 1.5  # rates rise
+    assert stats["defaulted", "mean"].delta > 0.1  # more defaults
+    assert ("sex", "null_rate") not in stats  # nothing missing in either
+    purpose = {c.value: c for c in found.categories if c.column == "loan_purpose"}
+    assert purpose["bnpl_refinance"].after > purpose["bnpl_refinance"].before + 0.08
+    shares = [abs(c.delta) for c in found.categories if c.column == "loan_purpose"]
+    assert shares == sorted(shares, reverse=True)  # biggest change first
+    assert "credit_score" in found.changed_columns()
+    as_json = json.loads(json.dumps(found.to_dict(), allow_nan=False))
+    assert as_json["before"] == "credit@1" and as_json["rows"] == {"before": 3000, "after": 3000}
+
+
+@pytest.mark.usefixtures("use_store")
+def test_schema_changes_added_removed_type_and_nullability():
+    before = pd.DataFrame({"id": [1, 2, 3], "score": [1, 2, 3], "city": ["a", "b", "c"]})
+    after = pd.DataFrame({"id": [1, 2, None], "score": [1.5, 2.0, 3.0], "age": [30, 40, 50]})
+    first, second = data.snapshot(before, "s"), data.snapshot(after, "s")
+    changes = {(c.column, c.change): (c.before, c.after) for c in data.diff(first, second).schema}
+    assert changes == {
+        ("city", "removed"): ("string", None),
+        ("age", "added"): (None, "int64"),
+        ("id", "type"): ("int64", "double"),
+        ("id", "nullable"): (False, True),
+        ("score", "type"): ("int64", "double"),
+    }
+    same = data.diff("s@1", "s@1")
+    assert same.identical and (same.schema, same.stats, same.categories) == ((), (), ())
+
+
+@pytest.mark.usefixtures("use_store")
+def test_folder_versions_diff_file_by_file(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("same")
+    (folder / "edit.txt").write_text("old")
+    (folder / "drop.txt").write_text("bye")
+    data.snapshot(folder, "docs")
+    (folder / "edit.txt").write_text("newer")
+    (folder / "drop.txt").unlink()
+    (folder / "add.txt").write_text("hi")
+    data.snapshot(folder, "docs")
+    files = {
+        (c.path, c.change): (c.before_size, c.after_size)
+        for c in data.diff("docs@1", "docs@2").files
+    }
+    assert files == {
+        ("add.txt", "added"): (None, 2),
+        ("drop.txt", "removed"): (3, None),
+        ("edit.txt", "modified"): (3, 5),
+    }

@@ -7,6 +7,7 @@ end only for a process that died without doing so, and kills jobs asked to cance
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -69,7 +70,9 @@ class QueueWorker:
             started.append(job.id)
         return started
 
-    def run(self, poll_s: float = 1.0, *, until_idle: bool = False, timeout_s: float | None = None) -> None:
+    def run(
+        self, poll_s: float = 1.0, *, until_idle: bool = False, timeout_s: float | None = None
+    ) -> None:
         """Loop until interrupted, or with ``until_idle`` until nothing runs and nothing started."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         try:
@@ -98,7 +101,9 @@ class QueueWorker:
             del self._running[job_id]
             code = running.process.exitcode
             # finish() keeps a verdict the job process recorded itself
-            self.queue.finish(job_id, JobStatus.FAILED, error=f"job process exited with code {code}")
+            self.queue.finish(
+                job_id, JobStatus.FAILED, error=f"job process exited with code {code}"
+            )
 
     def _kill_cancelled(self) -> None:
         for job_id in list(self._running):
@@ -109,10 +114,8 @@ class QueueWorker:
 
     def _kill(self, job_id: str) -> None:
         process = self._running[job_id].process
-        try:
+        with contextlib.suppress(ProcessLookupError):  # already gone
             os.killpg(process.pid, signal.SIGKILL)  # the job and every process it started
-        except ProcessLookupError:
-            pass
         process.join(timeout=10)
 
 

@@ -80,7 +80,9 @@ class Schedules:
         check_key("schedule name", name)
         if not isinstance(cron, str) or not croniter.is_valid(cron):
             raise InvalidInput.for_field("cron", cron, "a cron expression such as '0 3 * * *'")
-        job = new_job_row(pipeline, params, team=team, priority=priority)  # checks them as a job would
+        job = new_job_row(
+            pipeline, params, team=team, priority=priority
+        )  # checks them as a job would
         row = {
             "id": new_id(),
             "name": name,

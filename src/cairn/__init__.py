@@ -5,6 +5,7 @@ The public SDK: ``cairn.start_run`` and the logging shortcuts act on the active 
 """
 
 from cairn import errors
+from cairn.pipelines import pipeline, step
 from cairn.tracking import (
     ActiveRun,
     Client,
@@ -36,7 +37,9 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "pipeline",
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
 ]

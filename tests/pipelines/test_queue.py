@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cairn.errors import Conflict, InvalidInput
-from cairn.pipelines.queue import JobQueue, JobStatus, Resources
+from cairn.pipelines.queue import JobQueue, JobStatus
+from cairn.pipelines.resources import Resources
 from cairn.store import open_store
 
 pytestmark = pytest.mark.usefixtures("use_store")
@@ -98,7 +99,7 @@ def test_two_dispatchers_never_start_a_job_twice(queue, store_uri):
         ({"pipeline": "no_colon"}, "pipeline"),
         ({"pipeline": "m:p", "priority": "high"}, "priority"),
         ({"pipeline": "m:p", "team": "bad team!"}, "team"),
-        ({"pipeline": "m:p", "resources": Resources(cpus=0)}, "resources"),
+        ({"pipeline": "m:p", "resources": Resources(cpus=0)}, "cpus"),
         ({"pipeline": "m:p", "params": {"x": object()}}, "params"),
     ],
 )

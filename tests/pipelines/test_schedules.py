@@ -20,13 +20,20 @@ def schedules() -> Schedules:
 
 
 def test_due_schedule_submits_one_job_with_its_params(schedules):
-    s = schedules.add("nightly", "pkg.mod:training", "0 3 * * *", {"lr": 0.1}, team="risk", priority=2)
+    s = schedules.add(
+        "nightly", "pkg.mod:training", "0 3 * * *", {"lr": 0.1}, team="risk", priority=2
+    )
     assert schedules.tick(s.created_at + timedelta(minutes=1)) == []  # nothing due yet
     due = s.next_fire_at()
     fires = schedules.tick(due + timedelta(seconds=5))
     assert [(f.status, f.fire_at) for f in fires] == [("submitted", due)]
     job = JobQueue(open_store()).get(fires[0].job_id)
-    assert (job.pipeline, job.params, job.team, job.priority) == ("pkg.mod:training", {"lr": 0.1}, "risk", 2)
+    assert (job.pipeline, job.params, job.team, job.priority) == (
+        "pkg.mod:training",
+        {"lr": 0.1},
+        "risk",
+        2,
+    )
     assert schedules.tick(due + timedelta(seconds=10)) == []  # the same due time is not run twice
 
 

@@ -1,6 +1,11 @@
 """Turning Python objects into stored bytes and back: one place for every layer that saves them.
 
-Tables go to Parquet, arrays to .npy, figures to PNG, mappings to JSON, strings to UTF-8 text.
+Tables go to Parquet, arrays to .npy, figures to PNG, scikit-learn estimators to skops, mappings,
+lists and plain numbers to JSON, strings to UTF-8 text.
+
+Security: skops files are loaded trusting every type they name (``get_untrusted_types``), so a
+crafted file can make ``decode`` import and call arbitrary code. Decode only bytes from an
+artifact store you trust, as you would a pickle.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ NPY = "application/x-npy"
 PNG = "image/png"
 JSON = "application/json"
 TEXT = "text/plain"
+SKOPS = "application/x-skops"
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,22 @@ def encode(obj: Any) -> Encoded:
         buffer = io.BytesIO()
         obj.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         return Encoded(buffer.getvalue(), PNG, ".png")
+    if _is_estimator(obj):
+        import skops.io
+
+        try:
+            return Encoded(skops.io.dumps(obj), SKOPS, ".skops")
+        except Exception as exc:  # skops raises several types for what it cannot save
+            raise InvalidInput(
+                f"cannot store a {type(obj).__qualname__} with skops: {exc}",
+                field="object",
+                value=type(obj).__qualname__,
+            ) from exc
     if isinstance(obj, str):
         return Encoded(obj.encode(), TEXT, ".txt")
     if isinstance(obj, bytes):
         return Encoded(obj, "application/octet-stream", "")
-    if isinstance(obj, dict | list):
+    if obj is None or isinstance(obj, dict | list | bool | int | float):
         try:
             text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True)
         except TypeError as exc:
@@ -63,7 +80,8 @@ def encode(obj: Any) -> Encoded:
         return Encoded(text.encode(), JSON, ".json")
     raise InvalidInput(
         f"no encoding for an object of type {type(obj).__qualname__}: use a DataFrame, Arrow "
-        "table, ndarray, matplotlib figure, dict, list, str or bytes",
+        "table, ndarray, matplotlib figure, scikit-learn estimator, dict, list, number, str "
+        "or bytes",
         field="object",
         value=type(obj).__qualname__,
     )
@@ -81,9 +99,19 @@ def decode(data: bytes, media_type: str) -> Any:
         return np.load(io.BytesIO(data), allow_pickle=False)
     if media_type == JSON:
         return json.loads(data)
+    if media_type == SKOPS:
+        import skops.io
+
+        # Trusts every type the file names: see the module docstring.
+        return skops.io.loads(data, trusted=skops.io.get_untrusted_types(data=data))
     if media_type.startswith("text/"):
         return data.decode()
     return data
+
+
+def _is_estimator(obj: Any) -> bool:
+    """A scikit-learn style estimator instance (has ``fit`` and ``get_params``), not its class."""
+    return not isinstance(obj, type) and hasattr(obj, "fit") and hasattr(obj, "get_params")
 
 
 def _has_default_index(frame: Any) -> bool:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, select, update
 from cairn.core import new_id, now_ms, settings
 from cairn.core.timeutil import from_ms
 from cairn.errors import Conflict, InvalidInput, NotFound
+from cairn.pipelines.resources import NOTHING, Resources
 from cairn.store import Store
 from cairn.store.schema import jobs, quotas
 from cairn.tracking.validation import check_key
@@ -38,28 +39,6 @@ class JobStatus(StrEnum):
 
 ACTIVE = (JobStatus.RUNNING.value, JobStatus.CANCELLING.value)
 DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
-@dataclass(frozen=True)
-class Resources:
-    cpus: float = 1.0
-    gpus: int = 0
-    memory_mb: int = 0
-
-    def fits_in(self, free: Resources) -> bool:
-        return (
-            self.cpus <= free.cpus and self.gpus <= free.gpus and self.memory_mb <= free.memory_mb
-        )
-
-    def __add__(self, other: Resources) -> Resources:
-        return Resources(
-            self.cpus + other.cpus, self.gpus + other.gpus, self.memory_mb + other.memory_mb
-        )
-
-    def __sub__(self, other: Resources) -> Resources:
-        return Resources(
-            self.cpus - other.cpus, self.gpus - other.gpus, self.memory_mb - other.memory_mb
-        )
 
 
 @dataclass(frozen=True)
@@ -258,7 +237,7 @@ class JobQueue:
                 )
             ).all()
             count: dict[str, int] = defaultdict(int)
-            used: dict[str, Resources] = defaultdict(_zero)
+            used: dict[str, Resources] = defaultdict(lambda: NOTHING)
             for team, cpus, gpus, memory in running:
                 count[team] += 1
                 used[team] = used[team] + Resources(cpus, gpus, memory)
@@ -347,8 +326,7 @@ def new_job_row(
         raise InvalidInput.for_field("pipeline", pipeline, "a reference module:function")
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise InvalidInput.for_field("priority", priority, "an integer (higher runs first)")
-    if resources.cpus <= 0 or resources.gpus < 0 or resources.memory_mb < 0:
-        raise InvalidInput.for_field("resources", resources, "cpus > 0, gpus >= 0, memory_mb >= 0")
+    Resources.request(resources.cpus, resources.gpus, resources.memory_mb or None)  # checks it
     try:
         params_json = json.dumps(dict(params or {}), sort_keys=True)
     except TypeError as exc:
@@ -371,10 +349,6 @@ def new_job_row(
         "wait_reason": "waiting for a worker",
     }
     return row
-
-
-def _zero() -> Resources:
-    return Resources(0.0, 0, 0)
 
 
 def _quotas(conn: Connection) -> dict[str, Quota]:

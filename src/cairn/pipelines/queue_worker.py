@@ -16,15 +16,10 @@ import traceback
 from dataclasses import dataclass
 
 from cairn.core import settings
-from cairn.pipelines.queue import JobQueue, JobStatus, Resources
+from cairn.pipelines.queue import JobQueue, JobStatus
+from cairn.pipelines.resources import NOTHING, Resources, machine_capacity
 from cairn.store import open_store
 from cairn.tracking.environment import host
-
-
-def machine_capacity() -> Resources:
-    """All of this machine: its cpus and memory, no gpus unless told."""
-    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
-    return Resources(cpus=float(os.cpu_count() or 1), gpus=0, memory_mb=int(memory_mb))
 
 
 @dataclass
@@ -47,7 +42,7 @@ class QueueWorker:
         return bool(self._running)
 
     def free(self) -> Resources:
-        used = Resources(0.0, 0, 0)
+        used = NOTHING
         for job in self._running.values():
             used = used + job.resources
         return self.capacity - used

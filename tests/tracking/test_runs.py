@@ -241,3 +241,18 @@ def test_log_batch_writes_every_point_and_checks_values():
     with pytest.raises(InvalidInput):
         client.log_batch(run.id, metrics=[("loss", "high", 1, 0)])
     assert len(client.get_metric_history(run.id, "loss")) == 5000  # the bad batch wrote nothing
+
+
+def test_attached_run_is_active_for_the_block_and_left_open_for_its_owner():
+    service = cairn.tracking.tracking_service()
+    owned = service.create_run("credit", name="owned elsewhere")
+    with cairn.tracking.attached_run(owned, service) as run:
+        assert cairn.active_run() is run
+        cairn.log_metric("loss", 0.5)
+    assert cairn.active_run() is None
+    stored = cairn.Client().get_run(owned.id)
+    assert stored.metrics == {"loss": 0.5}  # written when the block left
+    assert stored.status is RunStatus.RUNNING  # the owner ends it, not the block
+    from cairn.tracking.run import _open_runs
+
+    assert owned.id not in _open_runs  # nor the exit handler of this process

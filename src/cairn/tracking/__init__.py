@@ -13,6 +13,7 @@ from cairn.tracking.entities import (
 from cairn.tracking.fluent import (
     NoActiveRun,
     active_run,
+    attached_run,
     end_run,
     log_artifact,
     log_metric,
@@ -39,6 +40,7 @@ __all__ = [
     "RunStatus",
     "TrackingService",
     "active_run",
+    "attached_run",
     "end_run",
     "log_artifact",
     "log_metric",

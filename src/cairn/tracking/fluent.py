@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from cairn.errors import CairnError
+from cairn.tracking.entities import Run
 from cairn.tracking.run import ActiveRun
 from cairn.tracking.service import DEFAULT_EXPERIMENT, TrackingService, tracking_service
 
@@ -52,6 +54,25 @@ def start_run(
     with _stack_lock:
         _stack.append(active)
     return active
+
+
+@contextmanager
+def attached_run(run: Run, service: TrackingService | None = None) -> Iterator[ActiveRun]:
+    """Make an existing run the active one for a block, without ending it afterwards.
+
+    For code that logs into a run someone else owns, such as a pipeline step's worker: what the
+    block logs is written when it leaves, and the owner decides how and when the run ends.
+    """
+    active = ActiveRun(service or tracking_service(), run, end_at_exit=False)
+    with _stack_lock:
+        _stack.append(active)
+    try:
+        yield active
+    finally:
+        try:
+            active.flush()
+        finally:
+            _forget(active)
 
 
 def active_run() -> ActiveRun | None:

@@ -28,7 +28,7 @@ class ActiveRun:
     stored when the block raises (the exception still propagates), or ``killed`` on Ctrl-C.
     """
 
-    def __init__(self, service: TrackingService, run: Run) -> None:
+    def __init__(self, service: TrackingService, run: Run, *, end_at_exit: bool = True) -> None:
         self.service = service
         self.id = run.id
         self.experiment = run.experiment
@@ -39,7 +39,8 @@ class ActiveRun:
         self._keys: set[str] = set()  # keys already checked, so the hot path skips the regex
         self._ended = False
         self._lock = threading.Lock()
-        _open_runs[self.id] = self
+        if end_at_exit:  # a run this process owns: closed at normal exit if left open
+            _open_runs[self.id] = self
 
     def __repr__(self) -> str:
         return f"ActiveRun(id={self.id!r}, experiment={self.experiment!r}, name={self.name!r})"

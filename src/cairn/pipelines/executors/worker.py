@@ -24,8 +24,7 @@ from cairn.errors import InvalidInput, NotFound
 from cairn.pipelines.cache import OutputRef, StepOutputs, load_outputs
 from cairn.pipelines.executors.base import StepResult, StepTask
 from cairn.pipelines.steps import Step, load_step
-from cairn.tracking import fluent
-from cairn.tracking.run import ActiveRun, _open_runs
+from cairn.tracking.fluent import attached_run
 from cairn.tracking.service import TrackingService, format_exception, tracking_service
 
 LOG_PATH = "logs/step.log"
@@ -91,26 +90,26 @@ def _step(task: StepTask) -> Step:
 def _run_tracked(
     service: TrackingService, step: Step, task: StepTask, started: float
 ) -> StepOutputs:
-    run = _attach(service, task)
-    log_file = task.log_path or _temp_log_path()
-    try:
-        arguments = load_outputs(task.arguments, service.artifacts)
-        bound = inspect.BoundArguments(step.signature, arguments)
-        with _captured_output(log_file, task.attempt):
-            value = step.fn(*bound.args, **bound.kwargs)
-        outputs = _store_outputs(service, task, value)
-        run.log_metric("duration_s", time.perf_counter() - started)
-        run.set_tag(OUTPUTS_TAG, outputs.to_json())
-        return outputs
-    finally:
+    # The runner, not the worker, ends the step's run: it knows whether a retry follows.
+    with attached_run(task.run, service) as run:
+        log_file = task.log_path or _temp_log_path()
         try:
-            if os.path.exists(log_file) and os.path.getsize(log_file):
-                service.log_artifact(run.id, log_file, LOG_PATH)
+            arguments = load_outputs(task.arguments, service.artifacts)
+            bound = inspect.BoundArguments(step.signature, arguments)
+            with _captured_output(log_file, task.attempt):
+                value = step.fn(*bound.args, **bound.kwargs)
+            outputs = _store_outputs(service, task, value)
+            run.log_metric("duration_s", time.perf_counter() - started)
+            run.set_tag(OUTPUTS_TAG, outputs.to_json())
+            return outputs
         finally:
-            _detach(run)
-            if task.log_path is None:
-                with suppress(OSError):
-                    os.unlink(log_file)
+            try:
+                if os.path.exists(log_file) and os.path.getsize(log_file):
+                    service.log_artifact(run.id, log_file, LOG_PATH)
+            finally:
+                if task.log_path is None:
+                    with suppress(OSError):
+                        os.unlink(log_file)
 
 
 def _store_outputs(service: TrackingService, task: StepTask, value: Any) -> StepOutputs:
@@ -147,33 +146,6 @@ def _store_outputs(service: TrackingService, task: StepTask, value: Any) -> Step
             ) from exc
         refs.append(OutputRef(artifact.digest, artifact.media_type, artifact.size))
     return StepOutputs(tuple(refs), multi)
-
-
-# the step's run ----------------------------------------------------------------------------
-
-
-def _attach(service: TrackingService, task: StepTask) -> ActiveRun:
-    """Make the step's run (created by the runner) the active run of this process.
-
-    Tracking has no public call that activates an existing run, so this touches its run stack;
-    ``_detach`` undoes it.
-    """
-    run = ActiveRun(service, task.run)
-    with fluent._stack_lock:
-        fluent._stack.append(run)
-    return run
-
-
-def _detach(run: ActiveRun) -> None:
-    """Write what the step logged and stop being its active run, leaving it open.
-
-    The runner, not the worker, ends the run: it knows whether a retry follows.
-    """
-    try:
-        run.flush()
-    finally:
-        _open_runs.pop(run.id, None)
-        fluent._forget(run)
 
 
 # the worker's surroundings -----------------------------------------------------------------

@@ -87,6 +87,7 @@ def test_stores_written_by_earlier_schema_versions_open_with_their_records(
     store = Store(f"sqlite:///{path}")
     with store.read() as conn:
         assert current_revision(conn) == SCHEMA_HEAD
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []  # fully upgraded
         assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 2
         assert conn.execute(text("SELECT count(*) FROM metrics")).scalar() == 20
     store.close()

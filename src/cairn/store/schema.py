@@ -77,7 +77,7 @@ params = Table(
     Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
     Column("key", String(256), primary_key=True),
     Column("value", Text, nullable=False),
-    Index("ix_params_key_value", "key", "value"),
+    Index("ix_params_key_value", "key", "value", "run_id"),  # covering: search reads no rows
 )
 
 tags = Table(
@@ -86,7 +86,7 @@ tags = Table(
     Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
     Column("key", String(256), primary_key=True),
     Column("value", Text, nullable=False),
-    Index("ix_tags_key_value", "key", "value"),
+    Index("ix_tags_key_value", "key", "value", "run_id"),
 )
 
 # Every logged point. No foreign key: the hot path inserts millions of rows and the run id is
@@ -112,7 +112,7 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("value", Float, nullable=True),
-    Index("ix_latest_metrics_key_value", "key", "value"),
+    Index("ix_latest_metrics_key_value", "key", "value", "run_id"),
 )
 
 run_artifacts = Table(

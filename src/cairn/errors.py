@@ -73,3 +73,9 @@ class StoreSchemaError(CairnError):
 
 class ConfigError(CairnError):
     """A setting is malformed or names something that cannot be used."""
+
+
+class PermissionDenied(CairnError):
+    """The current user may not do this (e.g. approve a model version they made)."""
+
+    http_status = 403

@@ -256,3 +256,93 @@ quotas = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("updated_by", String(256), nullable=False),
 )
+
+
+# --- model registry (revision 0005) ----------------------------------------------------------
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("tags", Text, nullable=False),  # JSON object
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    Column("archived_at", BigInteger, nullable=True),
+)
+
+# A numbered version: the model bytes are the artifact ``digest`` (also listed among the
+# run's artifacts at ``artifact_path``); params, metrics and environment are copied from the
+# run at registration, so the record stands on its own.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model_id", ID, ForeignKey("registered_models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", ID, ForeignKey("runs.id"), nullable=False),
+    Column("flavour", String(32), nullable=False),
+    Column("artifact_path", String(1024), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("trusted_types", Text, nullable=False),  # JSON list: skops types allowed on load
+    Column("signature", Text, nullable=False),  # JSON
+    Column("environment", Text, nullable=False),  # JSON: python version and packages
+    Column("params", Text, nullable=False),  # JSON
+    Column("metrics", Text, nullable=False),  # JSON
+    Column("tags", Text, nullable=False),  # JSON
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    Column("archived_at", BigInteger, nullable=True),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_version"),
+    Index("ix_model_versions_run", "run_id"),
+)
+
+# Where each alias points now; every move is also kept in alias_moves.
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", ID, ForeignKey("registered_models.id"), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version_id", ID, ForeignKey("model_versions.id"), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+)
+
+alias_moves = Table(
+    "alias_moves",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model_id", ID, ForeignKey("registered_models.id"), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("from_version", Integer, nullable=True),  # None: the alias was new
+    Column("to_version", Integer, nullable=True),  # None: the alias was removed
+    Column("moved_at", BigInteger, nullable=False),
+    Column("moved_by", String(256), nullable=False),
+    Index("ix_alias_moves_model", "model_id", "alias", "moved_at"),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("version_id", ID, ForeignKey("model_versions.id"), nullable=False),
+    Column("requested_by", String(256), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # open, approved, rejected
+    Index("ix_approval_requests_version", "version_id"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("version_id", ID, ForeignKey("model_versions.id"), nullable=False),
+    Column("reviewer", String(256), nullable=False),
+    Column("decision", String(16), nullable=False),  # approve or reject
+    Column("comment", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_approvals_version", "version_id", "created_at"),
+)

@@ -123,6 +123,20 @@ class ActiveRun:
             self.service.store, [Edge("dataset_version", version_id, "run", self.id, relation)]
         )
 
+    # models ------------------------------------------------------------------------------
+
+    def log_model(self, model: Any, name: str, *, input_example: Any = None, **options: Any) -> Any:
+        """Store ``model`` in this run and register it as the next version of ``name``.
+
+        Returns the ``ModelVersion``; ``options`` (description, tags) go to the registry.
+        """
+        from cairn.registry import RegistryService  # the registry sits above tracking
+
+        self._buffer.flush()  # the version copies the run's metrics as they stand
+        return RegistryService(self.service).register(
+            self.id, name, model=model, input_example=input_example, **options
+        )
+
     # lifecycle -------------------------------------------------------------------------
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None) -> None:

@@ -108,7 +108,7 @@ def test_independent_steps_run_in_parallel(trail):
     starts = [e["at"] for e in sp.executions(trail) if e["phase"] == "start"]
     ends = [e["at"] for e in sp.executions(trail) if e["phase"] == "end"]
     assert len(starts) == 2
-    assert max(ends) - min(starts) < 1.8
+    assert max(starts) < min(ends)  # the second began while the first was still sleeping
 
 
 def test_a_step_starts_only_when_the_cpus_it_asks_for_are_free(trail):

@@ -22,6 +22,8 @@ NUMERIC_CASES = {
     "floats, few values (hashed)": rng.choice(np.round(rng.normal(size=40), 3), N),
     "floats, all distinct (sorted)": rng.normal(size=N),
     "already sorted (read in order)": np.sort(rng.normal(size=N)),
+    "integers in sequence (read in order)": np.arange(N) - 2500,
+    "sorted integers with repeats (read in order)": np.sort(rng.integers(0, 50, N)),
     "floats with missing values": np.where(rng.random(N) < 0.1, np.nan, rng.exponential(size=N)),
     "one value": np.full(N, 2.5),
 }

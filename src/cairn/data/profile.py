@@ -1,10 +1,12 @@
 """Column profiles of an Arrow table, computed column-parallel with numpy and pyarrow.compute.
 
-Every statistic is exact. A numeric or temporal column is reduced once to its sorted distinct
-values and their counts, from which min, max, quantiles and the distinct count follow: a column
-already in order is read as it is, one with many distinct values is sorted, and one with few
-(the usual case) is hashed (``value_counts``), small integer ranges counted with ``bincount``.
-Categorical columns are counted from their dictionary indices. No Python loop runs per row.
+Every statistic is exact. A numeric or temporal column is put in order once, from which min,
+max, quantiles, mean, standard deviation and the distinct count follow: a column already in
+order is read as it is, one with many distinct values is sorted, and one with few (the usual
+case) is reduced to its distinct values and their counts, hashed (``value_counts``) or, for
+small integer ranges, counted with ``bincount``. Categorical columns are counted from their
+dictionary indices. No Python loop runs per row. ``start_profile`` queues the columns on an
+executor costliest first, so that the last one to finish is a short one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,12 +34,34 @@ def profile_table(
     table: pa.Table, columns: list[str] | None = None, executor: Executor | None = None
 ) -> dict[str, ColumnProfile]:
     """A profile of each of ``columns`` (default: all) of ``table``, computed in parallel."""
-    names = table.column_names if columns is None else columns
     if executor is None:
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            return profile_table(table, names, pool)
-    results = executor.map(lambda name: profile_column(table.column(name)), names)
-    return dict(zip(names, results, strict=True))
+            return profile_table(table, columns, pool)
+    return start_profile(table, columns, executor)()
+
+
+def start_profile(
+    table: pa.Table, columns: list[str] | None, executor: Executor
+) -> Callable[[], dict[str, ColumnProfile]]:
+    """Start profiling each of ``columns`` (default: all) on ``executor``, the costliest first;
+    a function that waits for the profiles, in column order."""
+    names = table.column_names if columns is None else columns
+    jobs = {
+        name: executor.submit(profile_column, table.column(name))
+        for name in sorted(names, key=lambda name: -_cost(table.column(name)))
+    }
+    return lambda: {name: jobs[name].result() for name in names}
+
+
+def _cost(column: pa.ChunkedArray) -> int:
+    """How long a column takes to profile, roughly: floats and strings are hashed or sorted."""
+    kind_of = column.type
+    slow = (
+        pa.types.is_floating(kind_of)
+        or pa.types.is_string(kind_of)
+        or pa.types.is_large_string(kind_of)
+    )
+    return column.nbytes * (4 if slow else 1)
 
 
 def profile_column(column: pa.ChunkedArray) -> ColumnProfile:
@@ -78,19 +103,16 @@ def _numeric(column: pa.ChunkedArray) -> ColumnProfile:
     base = _base(column, "numeric", nulls)
     if values.size == 0:
         return ColumnProfile(**base, distinct_count=0)
-    distinct, counts = _distinct_counts(values)
-    with np.errstate(invalid="ignore", over="ignore"):  # infinite values make NaN, as pandas
-        mean = float(values.mean(dtype=np.float64))
-        std = float(values.std(dtype=np.float64, ddof=1)) if values.size > 1 else None
-    quantiles = _quantiles(distinct, counts)
+    counted = _distinct_counts(values)
+    mean, std = counted.mean_std()
     return ColumnProfile(
         **base,
-        distinct_count=int(distinct.size),
-        min=distinct[0].item(),
-        max=distinct[-1].item(),
+        distinct_count=counted.distinct_count(),
+        min=counted.values[0].item(),
+        max=counted.values[-1].item(),
         mean=mean,
         std=std,
-        quantiles={str(q): float(v) for q, v in zip(QUANTILES, quantiles, strict=True)},
+        quantiles={str(q): float(v) for q, v in zip(QUANTILES, counted.quantiles(), strict=True)},
     )
 
 
@@ -101,15 +123,16 @@ def _temporal(column: pa.ChunkedArray) -> ColumnProfile:
     base = _base(column, "temporal", column.null_count)
     if values.size == 0:
         return ColumnProfile(**base, distinct_count=0)
-    distinct, counts = _distinct_counts(values)
-    start = distinct[0]  # interpolate offsets from it: float64 cannot hold epoch nanoseconds
-    quantiles = np.rint(_quantiles(distinct - start, counts)).astype(np.int64) + start
+    counted = _distinct_counts(values)
+    start = counted.values[0]  # interpolate offsets from it: float64 cannot hold epoch nanoseconds
+    offsets = _Counted(counted.values - start, counted.counts)
+    quantiles = np.rint(offsets.quantiles()).astype(np.int64) + start
     as_text = _temporal_text(arrow_type)
     return ColumnProfile(
         **base,
-        distinct_count=int(distinct.size),
-        min=as_text(int(distinct[0])),
-        max=as_text(int(distinct[-1])),
+        distinct_count=counted.distinct_count(),
+        min=as_text(int(counted.values[0])),
+        max=as_text(int(counted.values[-1])),
         quantiles={str(q): as_text(int(v)) for q, v in zip(QUANTILES, quantiles, strict=True)},
     )
 
@@ -172,42 +195,66 @@ def _base(column: pa.ChunkedArray, kind: str, nulls: int) -> dict:
 # --- building blocks ------------------------------------------------------------------------
 
 
-def _distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted distinct values of a non-empty array and how often each occurs."""
-    if values.dtype.kind in "iu" and values.size > 1:
+class _Counted(NamedTuple):
+    """A non-empty column's values in order: each distinct value once with ``counts``, its
+    number of occurrences; or, when ``counts`` is None, all of them, sorted."""
+
+    values: np.ndarray
+    counts: np.ndarray | None
+
+    def distinct_count(self) -> int:
+        if self.counts is not None:
+            return int(self.values.size)
+        return 1 + int(np.count_nonzero(self.values[1:] != self.values[:-1]))
+
+    def quantiles(self) -> np.ndarray:
+        """``QUANTILES`` of the values, interpolated linearly between neighbours (as numpy)."""
+        n = self.values.size if self.counts is None else int(self.counts.sum())
+        position = np.asarray(QUANTILES) * (n - 1)
+        below = np.floor(position).astype(np.int64)
+        ranks = np.stack([below, np.minimum(below + 1, n - 1)])
+        if self.counts is not None:  # the distinct value at each rank
+            ranks = np.searchsorted(np.cumsum(self.counts), ranks, side="right")
+        low, high = self.values[ranks].astype(np.float64)
+        fraction = position - below
+        with np.errstate(invalid="ignore"):  # infinities: interpolate only where it is needed
+            return np.where((low == high) | (fraction == 0), low, low + (high - low) * fraction)
+
+    def mean_std(self) -> tuple[float, float | None]:
+        """The mean and the standard deviation (ddof=1; None for one value)."""
+        with np.errstate(invalid="ignore", over="ignore"):  # infinities make NaN, as pandas
+            if self.counts is None:
+                values = self.values
+                mean = float(values.mean(dtype=np.float64))
+                std = float(values.std(dtype=np.float64, ddof=1)) if values.size > 1 else None
+                return mean, std
+            values = self.values.astype(np.float64)
+            n = int(self.counts.sum())
+            mean = float(np.dot(values, self.counts) / n)
+            if n == 1:
+                return mean, None
+            deviations = values - mean
+            return mean, float(np.sqrt(np.dot(deviations * deviations, self.counts) / (n - 1)))
+
+
+def _distinct_counts(values: np.ndarray) -> _Counted:
+    """A non-empty array's values in order, counted when that is cheaper than sorting them."""
+    if values.size == 1 or bool(np.all(values[1:] >= values[:-1])):
+        return _Counted(values, None)
+    if values.dtype.kind in "iu":
         low, high = values.min(), values.max()
         if int(high) - int(low) <= 4 * values.size:
             counts = np.bincount((values - low).astype(np.intp, copy=False))
             present = np.flatnonzero(counts)
-            return (present + low).astype(values.dtype), counts[present]
-    if values.size > 1 and not bool(np.all(values[1:] >= values[:-1])):
-        step = max(1, values.size // _SAMPLE)
-        sample = values[::step]
-        if np.unique(sample).size > _SORT_ABOVE * sample.size:
-            values = np.sort(values)
-        else:
-            counted = pc.value_counts(pa.array(values))
-            distinct = counted.field("values").to_numpy()
-            order = np.argsort(distinct)
-            return distinct[order], counted.field("counts").to_numpy()[order]
-    # sorted: each run of equal values is one distinct value
-    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
-    counts = np.diff(np.append(starts, values.size))
-    return values[starts], counts
-
-
-def _quantiles(distinct: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """``QUANTILES`` of the values that ``distinct`` and ``counts`` describe (numpy's linear)."""
-    cumulative = np.cumsum(counts)
-    n = int(cumulative[-1])
-    position = np.asarray(QUANTILES) * (n - 1)
-    below = np.floor(position).astype(np.int64)
-    above = np.minimum(below + 1, n - 1)
-    low = distinct[np.searchsorted(cumulative, below, side="right")].astype(np.float64)
-    high = distinct[np.searchsorted(cumulative, above, side="right")].astype(np.float64)
-    fraction = position - below
-    with np.errstate(invalid="ignore"):  # infinities: interpolate only where it is needed
-        return np.where((low == high) | (fraction == 0), low, low + (high - low) * fraction)
+            return _Counted((present + low).astype(values.dtype), counts[present])
+    step = max(1, values.size // _SAMPLE)
+    sample = values[::step]
+    if np.unique(sample).size > _SORT_ABOVE * sample.size:
+        return _Counted(np.sort(values), None)
+    counted = pc.value_counts(pa.array(values))
+    distinct = counted.field("values").to_numpy()
+    order = np.argsort(distinct)
+    return _Counted(distinct[order], counted.field("counts").to_numpy()[order])
 
 
 def _top(values: pa.Array, counts: np.ndarray) -> tuple[tuple[object, int], ...]:

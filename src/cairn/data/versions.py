@@ -122,19 +122,21 @@ class DataService:
         )
 
     def _store_table(self, table: Any, digest: str, pool: Executor) -> _Draft:
+        """Write the table as Parquet on one core while profiling it on the other."""
         from cairn.data import content
-        from cairn.data.profile import profile_table
+        from cairn.data.profile import start_profile
 
         columns = content.data_columns(table)
-        parquet_job = pool.submit(content.parquet_bytes, table)  # the longest task: start it first
-        profile = profile_table(table, columns, pool)
-        parquet = parquet_job.result()
-        blob = self.artifacts.put_bytes(memoryview(parquet))
+        written = pool.submit(content.parquet_bytes, table)  # the longest task: first
+        profiled = start_profile(table, columns, pool)
+        stored = memoryview(written.result())
+        blob = self.artifacts.put_bytes(stored)
+        profile = profiled()
         return _Draft(
             Kind.TABLE,
             digest,
             blob,
-            parquet.size,
+            stored.nbytes,
             table.num_rows,
             len(columns),
             content.table_schema(table, profile),

@@ -21,6 +21,7 @@ from cairn.registry import flavours
 from cairn.registry.entities import AliasMove, ModelVersion, RegisteredModel
 from cairn.registry.refs import LATEST, Ref, check_alias, check_name, parse_ref
 from cairn.registry.signature import Signature, infer_signature
+from cairn.store import Store
 from cairn.store.lineage import Edge, add_edges, edges_from, edges_to
 from cairn.store.schema import (
     alias_moves,
@@ -231,14 +232,9 @@ class RegistryService:
     @staticmethod
     def _model_row(conn: Connection, name: str) -> Mapping[str, Any]:
         check_name(name)
-        row = (
-            conn.execute(select(registered_models).where(registered_models.c.name == name))
-            .mappings()
-            .first()
+        return Store.one(
+            conn, select(registered_models).where(registered_models.c.name == name), "model", name
         )
-        if row is None:
-            raise NotFound.for_field("model", name)
-        return row
 
     def _model(self, conn: Connection, row: Mapping[str, Any]) -> RegisteredModel:
         latest = conn.scalar(

@@ -14,8 +14,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, RowMapping, Select, Table
 
+from cairn.errors import NotFound
 from cairn.store import schema
 from cairn.store.engine import make_engine
 from cairn.store.migrate import SCHEMA_HEAD, ensure_schema, upgrade
@@ -77,6 +78,14 @@ class Store:
         conn.execute(
             stmt.on_conflict_do_update(index_elements=keys, set_=update, where=where), rows
         )
+
+    @staticmethod
+    def one(conn: Connection, stmt: Select, field: str, value: Any) -> RowMapping:
+        """The first row ``stmt`` selects; NotFound naming ``field`` and ``value`` when none."""
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise NotFound.for_field(field, value)
+        return row
 
     def close(self) -> None:
         self.engine.dispose()

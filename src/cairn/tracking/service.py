@@ -537,13 +537,8 @@ class TrackingService:
         import json
 
         with self.store.read() as conn:
-            row = (
-                conn.execute(select(environments).where(environments.c.digest == digest))
-                .mappings()
-                .first()
-            )
-        if row is None:
-            raise NotFound.for_field("environment", digest)
+            stmt = select(environments).where(environments.c.digest == digest)
+            row = self.store.one(conn, stmt, "environment", digest)
         return {
             "python_version": row["python_version"],
             "platform": row["platform"],

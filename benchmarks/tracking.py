@@ -130,6 +130,17 @@ def chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def time_searches(search, repeat: int):  # noqa: ANN001, ANN201
+    """Seconds of each of ``repeat`` searches after one warm-up, and the last result."""
+    search()
+    times, found = [], []
+    for _ in range(repeat):
+        elapsed, found = timed(search)
+        assert len(found) == SEARCH_LIMIT, len(found)
+        times.append(elapsed)
+    return times, found
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     """(milliseconds, result) of one call."""
     start = perf_counter()
@@ -248,12 +259,7 @@ def cairn_runs(sizes: Sizes, repeat: int) -> dict[str, Figures]:
             with cairn.start_run("bench", name=name, params=params) as run:
                 run.log_metrics(values)
         created = perf_counter() - start
-        search()  # warm-up
-        times, found = [], []
-        for _ in range(max(repeat, sizes.searches)):
-            elapsed, found = timed(search)
-            assert len(found) == SEARCH_LIMIT, len(found)
-            times.append(elapsed)
+        times, found = time_searches(search, max(repeat, sizes.searches))
     return {
         "create_runs": {"samples": [len(specs) / created], "size": len(specs)},
         "search_runs": {
@@ -370,12 +376,7 @@ def mlflow_runs(sizes: Sizes, repeat: int) -> dict[str, Figures]:
             )
             client.set_terminated(run_id)
         created = perf_counter() - start
-        search()  # warm-up
-        times, found = [], []
-        for _ in range(max(repeat, sizes.searches)):
-            elapsed, found = timed(search)
-            assert len(found) == SEARCH_LIMIT, len(found)
-            times.append(elapsed)
+        times, found = time_searches(search, max(repeat, sizes.searches))
     return {
         "create_runs": {"samples": [len(specs) / created], "size": len(specs)},
         "search_runs": {

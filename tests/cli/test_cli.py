@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import cairn
 from cairn.cli import app
+from cairn.errors import InvalidInput
 from cairn.store import SCHEMA_HEAD
 
 pytestmark = pytest.mark.usefixtures("use_store")
@@ -123,3 +124,13 @@ def test_db_status_and_upgrade(store_uri):
         assert f"upgraded from revision none to {SCHEMA_HEAD}" in cli("db", "upgrade").output
     assert "up to date" in cli("db", "status").output
     assert f"already at revision {SCHEMA_HEAD}" in cli("db", "upgrade").output
+
+
+def test_runs_list_by_status_and_a_bad_status_named(three_runs):
+    with pytest.raises(ZeroDivisionError), cairn.start_run(experiment="credit") as failed:
+        1 / 0  # noqa: B018
+    listed = json.loads(cli("runs", "list", "--status", "failed", "--json").output)
+    assert [r["id"] for r in listed] == [failed.id]
+    with pytest.raises(InvalidInput) as caught:
+        cli("runs", "list", "--status", "finished' or 1=1")
+    assert caught.value.field == "status"

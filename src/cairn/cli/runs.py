@@ -82,9 +82,8 @@ def list_runs(
     as_json: bool = AS_JSON,
 ) -> None:
     """List runs, newest first."""
-    filter_text = f"status = '{status}'" if status else None
     found = Client().service.search_runs(
-        experiment, filter=filter_text, limit=limit, only_deleted=deleted
+        experiment, status=status, limit=limit, only_deleted=deleted
     )
     _print_runs(found, "deleted runs" if deleted else "runs", as_json)
 

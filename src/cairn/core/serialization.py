@@ -37,7 +37,7 @@ def encode(obj: Any) -> Encoded:
     kind = type(obj).__module__.split(".")[0]
     if kind == "pandas" and hasattr(obj, "to_parquet"):
         buffer = io.BytesIO()
-        obj.to_parquet(buffer, index=not _has_default_index(obj))
+        obj.to_parquet(buffer, index=not has_default_index(obj))
         return Encoded(buffer.getvalue(), PARQUET, ".parquet")
     if kind == "pyarrow":
         import pyarrow.parquet as pq
@@ -114,7 +114,7 @@ def _is_estimator(obj: Any) -> bool:
     return not isinstance(obj, type) and hasattr(obj, "fit") and hasattr(obj, "get_params")
 
 
-def _has_default_index(frame: Any) -> bool:
+def has_default_index(frame: Any) -> bool:
     import pandas as pd
 
     index = frame.index

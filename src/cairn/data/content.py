@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cairn.artifacts import ArtifactStore, validate_logical_path
-from cairn.core.serialization import _has_default_index
+from cairn.core.serialization import has_default_index
 from cairn.data.entities import ColumnProfile, ColumnSchema
 from cairn.data.profile import canonical_type
 from cairn.errors import InvalidInput, NotFound
@@ -59,7 +59,7 @@ def as_arrow(obj: Any) -> pa.Table:
         table = pa.Table.from_batches([obj])
     else:
         try:
-            table = pa.Table.from_pandas(obj, preserve_index=not _has_default_index(obj))
+            table = pa.Table.from_pandas(obj, preserve_index=not has_default_index(obj))
         except (ValueError, TypeError, NotImplementedError) as exc:  # pyarrow's errors too
             raise InvalidInput(
                 f"cannot store the DataFrame as a table: {exc}", field="obj", value="DataFrame"

@@ -279,6 +279,7 @@ class TrackingService:
         limit: int | None = 1000,
         include_deleted: bool = False,
         only_deleted: bool = False,
+        status: RunStatus | str | None = None,
     ) -> RunList:
         """Runs matching ``filter`` in the given experiments (all when None), ordered."""
         if limit is not None and (not isinstance(limit, int) or limit < 1):
@@ -291,6 +292,8 @@ class TrackingService:
             stmt = stmt.where(runs.c.deleted_at.is_not(None))
         elif not include_deleted:
             stmt = stmt.where(runs.c.deleted_at.is_(None))
+        if status is not None:
+            stmt = stmt.where(runs.c.status == _status(status).value)
         clause = compile_filter(filter)
         if clause is not None:
             stmt = stmt.where(clause)

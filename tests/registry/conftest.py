@@ -4,31 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sklearn.compose import make_column_transformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 
-from cairn.datasets import (
-    CREDIT_CATEGORICAL,
-    CREDIT_FEATURES,
-    CREDIT_LABEL,
-    make_credit_applications,
-)
-
-
-def credit_pipeline(frame: pd.DataFrame) -> Pipeline:
-    features = frame[list(CREDIT_FEATURES)]
-    categorical = [c for c in CREDIT_CATEGORICAL if c in features]
-    numeric = [c for c in features if c not in categorical]
-    return make_pipeline(
-        make_column_transformer(
-            (OneHotEncoder(handle_unknown="ignore"), categorical),
-            (make_pipeline(SimpleImputer(), StandardScaler()), numeric),
-        ),
-        LogisticRegression(max_iter=300),
-    ).fit(features, frame[CREDIT_LABEL])
+from cairn.datasets import CREDIT_FEATURES, make_credit_applications
+from credit_models import credit_pipeline
 
 
 @pytest.fixture(scope="session")

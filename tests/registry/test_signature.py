@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cairn.errors import InvalidInput
-from cairn.registry.signature import Signature, check_input, infer_signature
+from cairn.registry.signature import Signature, check_input, check_rows, infer_signature
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +68,24 @@ def test_example_the_model_cannot_predict_is_refused(credit_model):
         infer_signature(credit_model, pd.DataFrame({"x": [1]}))
     with pytest.raises(InvalidInput, match="input_example"):
         infer_signature(credit_model, pd.DataFrame())
+
+
+def test_check_rows_names_the_first_problem_of_every_bad_row(signature, features):
+    """JSON gives mixed columns: each bad row is found, good rows come out typed."""
+    rows = features.head(4).astype(object).copy()
+    rows.loc[rows.index[1], "age"] = "41"  # text is not a number
+    rows.loc[rows.index[2], "age"] = True  # nor is a bool
+    rows.loc[rows.index[2], "home_ownership"] = "castle"  # second problem of row 2: not named
+    rows.loc[rows.index[3], "credit_score"] = 700.5  # not whole
+    checked, problems = check_rows(signature, rows)
+    assert [(p.row, p.field) for p in problems] == [(1, "age"), (2, "age"), (3, "credit_score")]
+    assert problems[0].value == "41" and problems[0].got == "'41' (str)"
+    assert problems[0].expected == "integer"
+    assert checked["age"].iloc[0] == features["age"].iloc[0]
+    assert checked["home_ownership"].dtype == "category"
+
+
+def test_a_clean_mixed_column_becomes_integers(signature, features):
+    rows = features.head(3).astype(object)
+    checked, problems = check_rows(signature, rows)
+    assert problems == [] and checked["age"].dtype == "int64"

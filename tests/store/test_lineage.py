@@ -37,7 +37,7 @@ def test_edges_are_found_from_both_ends_with_time_creator_and_relation(
         open_store(),
         [
             Edge("dataset_version", version_id, "run", run_id, "train"),
-            Edge("run", run_id, "model_version", "m1", "output"),
+            Edge("run", run_id, "report", "r1", "output"),
         ],
     )
     into_run = edges_to("run", run_id)
@@ -47,7 +47,7 @@ def test_edges_are_found_from_both_ends_with_time_creator_and_relation(
     assert into_run[0].creator == "ada" and into_run[0].created_at is not None
     out_of_run = edges_from("run", run_id)
     assert [(e.dst_kind, e.dst_id, e.relation) for e in out_of_run] == [
-        ("model_version", "m1", "output")
+        ("report", "r1", "output")
     ]
     assert edges_from("dataset_version", version_id, relation="train") == into_run
     assert edges_from("dataset_version", version_id, relation="test") == []

@@ -6,7 +6,18 @@ import sys
 
 import typer
 
-from cairn.cli import data, db, experiments, jobs, models, pipelines, runs, schedules, settings_cmd
+from cairn.cli import (
+    data,
+    db,
+    experiments,
+    jobs,
+    models,
+    pipelines,
+    runs,
+    schedules,
+    serving,
+    settings_cmd,
+)
 from cairn.cli.output import print_error
 from cairn.errors import CairnError, InvalidInput, NotFound
 
@@ -28,6 +39,9 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(jobs.quotas_app, name="quotas")
 app.add_typer(schedules.app, name="schedules")
 app.command("scheduler")(schedules.scheduler)
+app.command("serve")(serving.serve)
+app.command("deploy")(serving.deploy)
+app.command("deployments")(serving.deployments)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from cairn.registry.signature import Signature
 
 
-class _Record:
+class Record:
     """``to_dict`` for JSON: dataclass fields, times as ISO text."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -21,7 +21,7 @@ class _Record:
 
 
 @dataclass(frozen=True)
-class RegisteredModel(_Record):
+class RegisteredModel(Record):
     id: str
     name: str
     description: str | None
@@ -34,7 +34,7 @@ class RegisteredModel(_Record):
 
 
 @dataclass(frozen=True)
-class ModelVersion(_Record):
+class ModelVersion(Record):
     id: str
     name: str
     version: int
@@ -67,7 +67,7 @@ class ModelVersion(_Record):
 
 
 @dataclass(frozen=True)
-class AliasMove(_Record):
+class AliasMove(Record):
     name: str
     alias: str
     from_version: int | None  # None: the alias was new
@@ -77,7 +77,7 @@ class AliasMove(_Record):
 
 
 @dataclass(frozen=True)
-class ApprovalRequest(_Record):
+class ApprovalRequest(Record):
     id: str
     ref: str
     requested_by: str
@@ -86,7 +86,7 @@ class ApprovalRequest(_Record):
 
 
 @dataclass(frozen=True)
-class Approval(_Record):
+class Approval(Record):
     id: str
     ref: str
     reviewer: str

@@ -26,6 +26,7 @@ from cairn.store.lineage import Edge, add_edges, edges_from, edges_to
 from cairn.store.schema import (
     alias_moves,
     dataset_versions,
+    deployments,
     model_aliases,
     model_versions,
     registered_models,
@@ -453,7 +454,8 @@ class RegistryService:
         return LoadedModel(model, version.signature, version.to_dict())
 
     def lineage(self, ref: str) -> dict[str, Any]:
-        """Where a version came from: run, pipeline run, dataset versions, approvals, aliases."""
+        """Where a version came from (run, pipeline run, dataset versions), its approvals, aliases
+        and deployments."""
         from cairn.registry.approvals import approvals_of
 
         version = self.get_version(ref)
@@ -470,6 +472,11 @@ class RegistryService:
                 .where(dataset_versions.c.id.in_(ids))
                 .order_by(datasets_table.c.name, dataset_versions.c.version)
             ).all()
+            deployed = conn.execute(
+                select(deployments.c.id, deployments.c.target, deployments.c.status)
+                .where(deployments.c.version_id == version.id)
+                .order_by(deployments.c.created_at)
+            ).all()
         return {
             "version": version.ref,
             "run": {"id": run.id, "experiment": run.experiment, "name": run.name},
@@ -477,6 +484,7 @@ class RegistryService:
             "datasets": [{"ref": f"{n}@{v}", "id": i} for n, v, i in datasets],
             "approvals": [a.to_dict() for a in approvals_of(self, version.ref)],
             "aliases": version.aliases,
+            "deployments": [{"id": i, "target": t, "status": s} for i, t, s in deployed],
         }
 
     def versions_from_dataset(self, dataset_version: Any) -> list[ModelVersion]:

@@ -346,3 +346,50 @@ approvals = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_approvals_version", "version_id", "created_at"),
 )
+
+# A version put into service on a target (an environment name); a newer deployment to the same
+# target replaces the older one. ``approval_id`` is the approval that allowed it.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("version_id", ID, ForeignKey("model_versions.id"), nullable=False),
+    Column("target", String(128), nullable=False),
+    Column("approval_id", ID, ForeignKey("approvals.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # active, replaced
+    Column("comment", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    Column("replaced_at", BigInteger, nullable=True),
+    Index("ix_deployments_target", "target", "status"),
+    Index("ix_deployments_version", "version_id"),
+)
+
+# One row per predicted row, written by the model server in batches. A packaged model served
+# outside its registry has no version record here, hence no foreign key on version_id.
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("request_id", ID, primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("version_id", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("latency_ms", Float, nullable=False),  # of the whole request
+    Column("inputs", Text, nullable=False),  # JSON object: the row as it was sent
+    Column("prediction", Text, nullable=False),  # JSON value
+    Column("probabilities", Text, nullable=True),  # JSON list, in signature.classes order
+    Index("ix_predictions_model_time", "model_name", "created_at"),
+)
+
+# Ground truth for a logged prediction; sending it again corrects it.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("request_id", ID, primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("label", Text, nullable=False),  # JSON value
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+)

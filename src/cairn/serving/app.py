@@ -1,0 +1,314 @@
+"""The model server's HTTP API (FastAPI): predict, feedback, health, readiness, metrics.
+
+``POST /v1/models/{name}/predict`` takes records or columns and answers predictions,
+probabilities, the model version and a request id. A body that is too big is a 413; a row that
+does not fit the signature a 422 naming the field, what was expected, what came and the row;
+a model that fails on a request a 500 for that request alone. No request stops the server.
+Every answered request goes to the prediction log; ``POST /v1/feedback`` attaches labels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+from cairn.core import new_id, now_ms
+from cairn.errors import CairnError, InvalidInput, NotFound
+from cairn.serving import openapi
+from cairn.serving.batching import MicroBatcher, Outcome
+from cairn.serving.metrics import ServerMetrics
+from cairn.serving.payload import PayloadTooLarge, parse_payload
+from cairn.serving.prediction_log import LoggedRequest, PredictionLog, record_feedback
+from cairn.serving.served import ServedModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_rows: int = 100_000
+    max_batch_rows: int = 8192
+    poll_interval: float = 2.0  # seconds between checks of a followed alias
+    log_interval: float = 0.5  # seconds between writes of the prediction log
+
+
+def create_app(
+    models: list[ServedModel],
+    *,
+    prediction_log: PredictionLog | None = None,
+    options: ServerOptions | None = None,
+) -> FastAPI:
+    """An app serving ``models`` (distinct names), logging to ``prediction_log`` when given."""
+    options = options or ServerOptions()
+    served = {m.name: m for m in models}
+    if len(served) != len(models):
+        names = [m.name for m in models]
+        raise InvalidInput.for_field("models", names, "models of distinct names")
+    metrics = ServerMetrics()
+    batchers: dict[str, MicroBatcher] = {}
+    state = {"ready": False}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for name, model in served.items():
+            batchers[name] = MicroBatcher(model, options.max_batch_rows)
+            batchers[name].start()
+        poller = asyncio.create_task(_follow_aliases(list(served.values()), options.poll_interval))
+        state["ready"] = True
+        try:
+            yield
+        finally:
+            state["ready"] = False
+            poller.cancel()
+            for batcher in batchers.values():
+                await batcher.stop()
+            if prediction_log is not None:
+                await asyncio.to_thread(prediction_log.close)
+
+    app = FastAPI(
+        title="cairn model server",
+        version="1",
+        description="Models: " + ", ".join(f"{m.name} ({m.target})" for m in models),
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(CairnError)
+    async def cairn_error(_: Request, exc: CairnError) -> Response:
+        return _json(exc.http_status, exc.to_dict())
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unexpected error")
+        return _json(500, {"error": type(exc).__name__, "message": str(exc)})
+
+    async def predict(model: ServedModel, request: Request) -> Response:
+        started = perf_counter()
+        request_id = new_id()
+        try:
+            payload = parse_payload(
+                await _read_body(request, options.max_body_bytes),
+                options.max_body_bytes,
+                options.max_rows,
+            )
+            outcome = await batchers[model.name].submit(payload)
+        except CairnError as exc:
+            current = model.current
+            _observe(metrics, current.name, current.version, exc, started, 0)
+            return _json(exc.http_status, {**exc.to_dict(), "request_id": request_id})
+        seconds = perf_counter() - started
+        version = outcome.model.version
+        if outcome.error is not None:
+            _observe(metrics, model.name, version, outcome.error, started, payload.rows)
+            return _json(outcome.error.http_status, _error_body(outcome, request_id))
+        metrics.observe(model.name, version, 200, seconds, payload.rows, None)
+        if prediction_log is not None:
+            prediction_log.record(
+                LoggedRequest(
+                    request_id,
+                    model.name,
+                    version,
+                    outcome.model.metadata.get("id") if not model.package else None,
+                    now_ms(),
+                    seconds * 1000,
+                    payload.columns,
+                    outcome.predictions or [],
+                    outcome.probabilities,
+                )
+            )
+        return _json(200, _answer(outcome, request_id), {"x-request-id": request_id})
+
+    for model in models:
+        _add_predict_route(app, model, predict)
+
+    @app.post("/v1/models/{name}/predict", include_in_schema=False)
+    async def unknown_model(name: str) -> Response:
+        raise NotFound(
+            f"no model {name!r} is served here: serving {sorted(served)}", field="name", value=name
+        )
+
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        return {"models": [_describe(m) for m in served.values()]}
+
+    @app.get("/v1/models/{name}")
+    async def describe(name: str) -> dict[str, Any]:
+        if name not in served:
+            raise NotFound.for_field("served model", name)
+        return _describe(served[name])
+
+    @app.post("/v1/feedback")
+    async def feedback(request: Request) -> dict[str, Any]:
+        """Ground truth for a logged request: ``{"request_id": ..., "label": x}`` for a one-row
+        request or ``"labels": [...]`` with one label per row."""
+        request_id, labels = _feedback_body(await _read_body(request, options.max_body_bytes))
+        try:
+            count = await asyncio.to_thread(record_feedback, request_id, labels)
+        except NotFound:
+            if prediction_log is None or not prediction_log.pending_rows:
+                raise
+            await asyncio.to_thread(prediction_log.flush)  # it may still be queued
+            count = await asyncio.to_thread(record_feedback, request_id, labels)
+        return {"request_id": request_id, "labelled_rows": count}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        ready = state["ready"] and all(b.running for b in batchers.values())
+        body = {
+            "ready": ready,
+            "models": {m.name: m.current.version for m in served.values()},
+        }
+        return _json(200 if ready else 503, body)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        if prediction_log is not None:
+            metrics.log_pending.set(prediction_log.pending_rows)
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _add_predict_route(app: FastAPI, model: ServedModel, predict: Any) -> None:
+    signature = model.current.signature
+
+    async def route(request: Request) -> Response:
+        return await predict(model, request)
+
+    app.add_api_route(
+        f"/v1/models/{model.name}/predict",
+        route,
+        methods=["POST"],
+        summary=f"Predict with {model.name} ({model.target})",
+        openapi_extra={
+            "requestBody": openapi.request_body(signature),
+            "responses": openapi.responses(signature),
+        },
+        name=f"predict-{model.name}",
+    )
+
+
+async def _follow_aliases(models: list[ServedModel], interval: float) -> None:
+    following = [m for m in models if m.follows_alias]
+    while following:
+        await asyncio.sleep(interval)
+        for model in following:
+            try:
+                await asyncio.to_thread(model.refresh)
+            except Exception:  # the registry may be briefly unreachable: keep serving
+                log.exception(
+                    "checking %s failed; still serving version %s",
+                    model.target,
+                    model.current.version,
+                )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            f"the request body has {declared} bytes: at most {limit} are accepted",
+            field="body",
+            value=int(declared),
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the request body has more than {limit} bytes, the most accepted",
+                field="body",
+                value=size,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _feedback_body(body: bytes) -> tuple[str, list[Any]]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise InvalidInput.for_field(
+            "body", body[:80].decode(errors="replace"), "a JSON object"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("request_id"), str):
+        raise InvalidInput.for_field(
+            "request_id",
+            None if not isinstance(data, dict) else data.get("request_id"),
+            "the request id a predict answer gave",
+        )
+    if ("label" in data) == ("labels" in data):
+        raise InvalidInput.for_field(
+            "labels", sorted(data), '"label" (one row) or "labels" (a list)'
+        )
+    labels = [data["label"]] if "label" in data else data["labels"]
+    if not isinstance(labels, list) or any(isinstance(v, dict | list) for v in labels):
+        raise InvalidInput.for_field("labels", labels, "plain values (numbers, strings, booleans)")
+    return data["request_id"], labels
+
+
+def _answer(outcome: Outcome, request_id: str) -> dict[str, Any]:
+    model = outcome.model
+    body: dict[str, Any] = {
+        "request_id": request_id,
+        "model": model.name,
+        "version": model.version,
+        "predictions": outcome.predictions,
+    }
+    if outcome.probabilities is not None:
+        body["probabilities"] = outcome.probabilities
+        body["classes"] = model.signature.classes
+    return body
+
+
+def _error_body(outcome: Outcome, request_id: str) -> dict[str, Any]:
+    body = {**outcome.error.to_dict(), "request_id": request_id, "version": outcome.model.version}
+    if outcome.problem is not None:
+        problem = outcome.problem
+        body.update(field=problem.field, expected=problem.expected, got=problem.got)
+        if problem.row is not None:
+            body["row"] = problem.row
+    return body
+
+
+def _observe(
+    metrics: ServerMetrics, name: str, version: int, error: CairnError, started: float, rows: int
+) -> None:
+    kind = {413: "too_large", 422: "invalid_input", 404: "not_found"}.get(
+        error.http_status, "model_error"
+    )
+    metrics.observe(name, version, error.http_status, perf_counter() - started, rows, kind)
+
+
+def _describe(model: ServedModel) -> dict[str, Any]:
+    current = model.current
+    return {
+        "name": current.name,
+        "version": current.version,
+        "target": model.target,
+        "follows_alias": model.follows_alias,
+        "flavour": current.flavour,
+        "signature": current.signature.to_dict(),
+    }
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, default=str).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )

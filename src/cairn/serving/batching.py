@@ -1,0 +1,171 @@
+"""Micro-batching: concurrent requests to one model are checked and predicted together.
+
+Requests queue while the model predicts the previous batch in its own thread; the next batch is
+whatever queued meanwhile (up to ``max_rows``), so a busy server amortises the per-call cost of
+pandas and scikit-learn over many requests and an idle one adds no waiting. A request whose rows
+fail the signature check is answered alone with its problem; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cairn.errors import CairnError
+from cairn.registry import LoadedModel
+from cairn.registry.signature import InputProblem, check_rows
+from cairn.serving.payload import Payload
+
+log = logging.getLogger(__name__)
+
+
+class ModelFailed(CairnError):
+    """The model raised while predicting rows that passed the signature check."""
+
+    http_status = 500
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one request gets: predictions (and probabilities), or the error that stopped it."""
+
+    model: LoadedModel
+    predictions: list[Any] | None = None
+    probabilities: list[list[float]] | None = None
+    error: CairnError | None = None
+    problem: InputProblem | None = None
+
+
+def predict_batch(model: LoadedModel, payloads: list[Payload]) -> list[Outcome]:
+    """One outcome per payload, in order; each payload's rows checked, good ones predicted."""
+    names = model.signature.columns
+    outcomes: list[Outcome | None] = [None] * len(payloads)
+    whole: list[int] = []
+    for i, payload in enumerate(payloads):
+        missing = next((name for name in names if name not in payload.columns), None)
+        if missing is None:
+            whole.append(i)
+        else:
+            problem = InputProblem(missing, "a value", "nothing: the column is missing")
+            outcomes[i] = Outcome(model, error=problem.error(), problem=problem)
+    if whole:
+        for i, outcome in zip(
+            whole, _predict_checked(model, [payloads[i] for i in whole]), strict=True
+        ):
+            outcomes[i] = outcome
+    return outcomes  # type: ignore[return-value]
+
+
+def _predict_checked(model: LoadedModel, payloads: list[Payload]) -> list[Outcome]:
+    signature = model.signature
+    frame = pd.DataFrame(
+        {n: list(chain.from_iterable(p.columns[n] for p in payloads)) for n in signature.columns}
+    )
+    checked, problems = check_rows(signature, frame)
+    ends = np.cumsum([p.rows for p in payloads])
+    starts = ends - [p.rows for p in payloads]
+    refused: dict[int, InputProblem] = {}
+    for problem in problems:
+        i = int(np.searchsorted(ends, problem.row, side="right"))
+        if i not in refused:  # the first bad row of a request names it, counted from its start
+            refused[i] = replace(problem, row=problem.row - int(starts[i]))
+    kept = [i for i in range(len(payloads)) if i not in refused]
+    rows = np.concatenate([np.arange(starts[i], ends[i]) for i in kept]) if kept else []
+    results = _predict_rows(model, checked.iloc[rows], [payloads[i].rows for i in kept])
+    outcomes = dict(zip(kept, results, strict=True))
+    for i, problem in refused.items():
+        outcomes[i] = Outcome(model, error=problem.error(), problem=problem)
+    return [outcomes[i] for i in range(len(payloads))]
+
+
+def _predict_rows(model: LoadedModel, frame: pd.DataFrame, sizes: list[int]) -> list[Outcome]:
+    """Predict the checked rows of several requests at once; if the model fails on the batch,
+    each request alone, so that one request the model cannot take fails only itself."""
+    if not sizes:
+        return []
+    try:
+        predictions = np.asarray(model.model.predict(frame))
+        probabilities = (
+            np.asarray(model.model.predict_proba(frame)) if model.signature.has_proba else None
+        )
+    except Exception as exc:
+        if len(sizes) > 1:
+            bounds = np.cumsum([0, *sizes])
+            return list(
+                chain.from_iterable(
+                    _predict_rows(model, frame.iloc[a:b], [b - a])
+                    for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+                )
+            )
+        log.exception("%s/%s failed to predict", model.name, model.version)
+        error = ModelFailed(
+            f"{model.name}/{model.version} failed to predict: {type(exc).__name__}: {exc}",
+            field="model",
+            value=f"{model.name}/{model.version}",
+        )
+        return [Outcome(model, error=error)]
+    outcomes, start = [], 0
+    for size in sizes:
+        end = start + size
+        proba = None if probabilities is None else probabilities[start:end].tolist()
+        outcomes.append(Outcome(model, predictions[start:end].tolist(), proba))
+        start = end
+    return outcomes
+
+
+class MicroBatcher:
+    """Queues requests for one served model and predicts them in batches, in one thread."""
+
+    def __init__(self, served: Any, max_rows: int = 8192) -> None:
+        self.served = served
+        self.max_rows = max_rows
+        self._queue: asyncio.Queue[tuple[Payload, asyncio.Future[Outcome]]] = asyncio.Queue()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"predict-{served.name}")
+        self._task: asyncio.Task | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def submit(self, payload: Payload) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((payload, future))
+        return await future
+
+    async def stop(self) -> None:
+        """Answer what is queued, then stop."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+        self._thread.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            rows = batch[0][0].rows
+            while rows < self.max_rows and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                rows += batch[-1][0].rows
+            model = self.served.current  # one version for the whole batch
+            payloads = [payload for payload, _ in batch]
+            try:
+                outcomes = await loop.run_in_executor(self._thread, predict_batch, model, payloads)
+            except Exception as exc:  # never let the batching loop die
+                log.exception("prediction batch failed")
+                error = ModelFailed(f"prediction failed: {type(exc).__name__}: {exc}")
+                outcomes = [Outcome(model, error=error)] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():  # the client may have gone away
+                    future.set_result(outcome)
+                self._queue.task_done()

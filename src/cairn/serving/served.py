@@ -1,0 +1,57 @@
+"""A model being served: loaded from the registry (a ref) or from a package folder.
+
+A ref with an alias (``credit-risk@champion``, or ``@latest``) follows the alias: ``refresh``
+loads the version it points at now and swaps it in with one assignment, so a request in flight
+finishes on the model it started with and the next one gets the new model; none is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from cairn.registry import LoadedModel
+from cairn.registry.refs import parse_ref
+
+log = logging.getLogger(__name__)
+
+
+class ServedModel:
+    """The model ``target`` names (a registry ref or a package folder), kept current."""
+
+    def __init__(self, target: str | os.PathLike) -> None:
+        self.target = str(target)
+        self.package = Path(self.target, "model.json").is_file()
+        self.follows_alias = not self.package and parse_ref(self.target).version is None
+        self.current: LoadedModel = self._load()
+
+    @property
+    def name(self) -> str:
+        return self.current.name
+
+    @property
+    def version_id(self) -> str | None:
+        """The registry id of the version served; a package carries none."""
+        return None if self.package else self.current.metadata["id"]
+
+    def refresh(self) -> bool:
+        """Switch to the version the alias points at now; True when it moved."""
+        if not self.follows_alias:
+            return False
+        from cairn.registry import get_version
+
+        now = get_version(self.target)
+        if now.id == self.version_id:
+            return False
+        loaded = self._load(now.ref)
+        previous, self.current = self.current.version, loaded
+        log.warning(
+            "%s moved: serving %s/%s (was %s)", self.target, now.name, now.version, previous
+        )
+        return True
+
+    def _load(self, ref: str | None = None) -> LoadedModel:
+        import cairn.models
+
+        return cairn.models.load(Path(self.target) if self.package else (ref or self.target))

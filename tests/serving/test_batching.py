@@ -1,0 +1,113 @@
+"""Micro-batches: several requests checked and predicted at once, each answered on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cairn.datasets import CREDIT_FEATURES
+from cairn.registry import LoadedModel, infer_signature
+from cairn.serving.batching import MicroBatcher, predict_batch
+from cairn.serving.payload import Payload, PayloadTooLarge, parse_payload
+from credit_models import credit_pipeline
+
+
+@pytest.fixture(scope="module")
+def loaded(credit) -> LoadedModel:
+    model = credit_pipeline(credit)
+    signature = infer_signature(model, credit[list(CREDIT_FEATURES)].head())
+    return LoadedModel(
+        model, signature, {"name": "credit-risk", "version": 1, "flavour": "sklearn"}
+    )
+
+
+def payload(records: list[dict]) -> Payload:
+    return Payload({k: [r.get(k) for r in records] for k in records[0]}, len(records))
+
+
+def test_a_batch_answers_each_request_as_if_alone(loaded, records):
+    requests = [records[0:3], records[3:4], records[4:9]]
+    outcomes = predict_batch(loaded, [payload(r) for r in requests])
+    for rows, outcome in zip(requests, outcomes, strict=True):
+        alone = loaded.predict_proba(pd.DataFrame(rows))
+        np.testing.assert_allclose(outcome.probabilities, alone)
+        assert outcome.predictions == loaded.predict(pd.DataFrame(rows)).tolist()
+
+
+def test_a_bad_row_refuses_only_its_request_with_its_own_row_number(loaded, records):
+    bad = [dict(r) for r in records[3:6]]
+    bad[1]["credit_score"] = "high"
+    missing = [{k: v for k, v in r.items() if k != "age"} for r in records[6:8]]
+    outcomes = predict_batch(loaded, [payload(records[:3]), payload(bad), payload(missing)])
+    assert outcomes[0].error is None and len(outcomes[0].predictions) == 3
+    assert outcomes[1].problem.field == "credit_score" and outcomes[1].problem.row == 1
+    assert outcomes[1].error.http_status == 422 and outcomes[1].predictions is None
+    assert outcomes[2].problem.field == "age" and outcomes[2].problem.row is None
+
+
+class Picky:
+    """A model that fails on any row whose age is 99, as a real model may on odd input."""
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        if (frame["age"] == 99).any():
+            raise ValueError("age 99 is out of this model's range")
+        return np.zeros(len(frame), dtype=int)
+
+
+def test_a_request_the_model_fails_on_fails_alone(loaded, records):
+    picky = LoadedModel(Picky(), replace(loaded.signature, has_proba=False), loaded.metadata)
+    odd = [dict(records[0], age=99)]
+    outcomes = predict_batch(picky, [payload(records[:2]), payload(odd), payload(records[2:3])])
+    assert [o.predictions for o in outcomes] == [[0, 0], None, [0]]
+    assert outcomes[1].error.http_status == 500 and "age 99" in outcomes[1].error.message
+
+
+class Counting:
+    """Delegates to a real model and counts the calls, to see how requests were grouped."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, []
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        self.calls.append(len(frame))
+        return self.inner.predict(frame)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.inner.predict_proba(frame)
+
+
+def test_the_batcher_groups_concurrent_requests_and_answers_each(loaded, records):
+    counting = Counting(loaded.model)
+    served = SimpleNamespace(
+        name="credit-risk", current=LoadedModel(counting, loaded.signature, loaded.metadata)
+    )
+
+    async def scenario() -> list:
+        batcher = MicroBatcher(served, max_rows=16)
+        batcher.start()
+        answers = await asyncio.gather(*(batcher.submit(payload([r])) for r in records[:40]))
+        await batcher.stop()
+        return answers
+
+    answers = asyncio.run(scenario())
+    assert [a.predictions[0] for a in answers] == loaded.predict(
+        pd.DataFrame(records[:40])
+    ).tolist()
+    assert sum(counting.calls) == 40 and len(counting.calls) < 40
+    assert max(counting.calls) <= 16  # max_rows bounds a batch
+
+
+def test_payload_limits_and_shapes(records):
+    body = b'{"records": [{"a": 1}, {"b": 2}]}'
+    parsed = parse_payload(body, 1000, 10)
+    assert parsed.rows == 2 and parsed.columns == {"a": [1, None], "b": [None, 2]}
+    with pytest.raises(PayloadTooLarge) as caught:
+        parse_payload(body, 1000, 1)
+    assert caught.value.field == "rows" and caught.value.http_status == 413
+    with pytest.raises(PayloadTooLarge, match="bytes"):
+        parse_payload(body, 10, 10)

@@ -275,11 +275,15 @@ def mlflow_save(data: Path, out: Path) -> None:
     """In MLflow's virtualenv: the same pipeline, saved as an MLflow model folder."""
     import mlflow.sklearn
     import pandas as pd
+    import skops.io
 
     from registry import train
 
     model, features = train(pd.read_parquet(data))
-    mlflow.sklearn.save_model(model, str(out), input_example=features.head())
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))  # MLflow saves with skops
+    mlflow.sklearn.save_model(
+        model, str(out), input_example=features.head(), skops_trusted_types=trusted
+    )
 
 
 def median_time(fn: Any, repeat: int = 200) -> float:
@@ -295,10 +299,11 @@ def median_time(fn: Any, repeat: int = 200) -> float:
 
 
 def report(args: argparse.Namespace) -> dict[str, Any]:
-    from cairn.datasets import make_credit_applications
+    from cairn.datasets import CREDIT_FEATURES, make_credit_applications
+    from registry import LABEL
 
-    frame = make_credit_applications(5_000, seed=0)
-    features = frame.drop(columns=["defaulted"])
+    frame = make_credit_applications(5_000, seed=0)[[*CREDIT_FEATURES, LABEL]]
+    features = frame.drop(columns=[LABEL])
     records = json.loads(features.head(200).to_json(orient="records"))
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         scratch = Path(tmp)

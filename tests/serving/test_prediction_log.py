@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import text
 
@@ -13,6 +15,12 @@ from cairn.store import open_store
 
 
 def logged(rows: int, *, at: int | None = None, model: str = "credit-risk") -> LoggedRequest:
+    """A request of ``rows`` rows as the server logs it: body and answer as sent."""
+    body = {"columns": {"age": list(range(30, 30 + rows)), "home": ["rent"] * rows}}
+    answer = {
+        "predictions": [i % 2 for i in range(rows)],
+        "probabilities": [[0.25, 0.75]] * rows,
+    }
     return LoggedRequest(
         request_id=new_id(),
         model_name=model,
@@ -20,9 +28,9 @@ def logged(rows: int, *, at: int | None = None, model: str = "credit-risk") -> L
         version_id=None,
         created_at=at or now_ms(),
         latency_ms=1.5,
-        columns={"age": list(range(30, 30 + rows)), "home": ["rent"] * rows},
-        predictions=[i % 2 for i in range(rows)],
-        probabilities=[[0.25, 0.75]] * rows,
+        rows=rows,
+        inputs=json.dumps(body).encode(),
+        outputs=json.dumps(answer).encode(),
     )
 
 

@@ -46,9 +46,7 @@ def test_edges_are_found_from_both_ends_with_time_creator_and_relation(
     ]
     assert into_run[0].creator == "ada" and into_run[0].created_at is not None
     out_of_run = edges_from("run", run_id)
-    assert [(e.dst_kind, e.dst_id, e.relation) for e in out_of_run] == [
-        ("report", "r1", "output")
-    ]
+    assert [(e.dst_kind, e.dst_id, e.relation) for e in out_of_run] == [("report", "r1", "output")]
     assert edges_from("dataset_version", version_id, relation="train") == into_run
     assert edges_from("dataset_version", version_id, relation="test") == []
     assert edges_to("run", "no-such-run") == []

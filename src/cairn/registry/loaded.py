@@ -47,3 +47,15 @@ class LoadedModel:
                 f"predict: {self.name}/{self.version} has no probabilities",
             )
         return np.asarray(method(check_input(self.signature, data)))
+
+    def predict_checked(self, frame: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions and (when the model has them) probabilities of a frame that has passed
+        ``check_rows``. A scikit-learn pipeline transforms the frame once for both."""
+        model, final = self.model, self.model
+        steps = getattr(model, "steps", None)
+        if self.signature.has_proba and isinstance(steps, list) and len(steps) > 1:
+            frame, final = model[:-1].transform(frame), model[-1]
+        predictions = np.asarray(final.predict(frame))
+        if not self.signature.has_proba:
+            return predictions, None
+        return predictions, np.asarray(final.predict_proba(frame))

@@ -8,6 +8,7 @@ frame with the columns in training order and categoricals with their training ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -154,58 +155,69 @@ def check_input(signature: Signature, data: Any) -> pd.DataFrame:
 
 
 def check_rows(
-    signature: Signature, frame: pd.DataFrame
+    signature: Signature, data: pd.DataFrame | Mapping[str, list[Any]]
 ) -> tuple[pd.DataFrame, list[InputProblem]]:
     """The model-ready frame, and the first problem of each bad row (ordered by row).
 
-    Vectorised per column, so the model server checks a whole micro-batch of requests at once
-    and refuses only the requests whose rows fail. A missing column fails every row.
+    ``data`` is a frame or, as the model server has it from JSON, lists of values by column.
+    A column whose dtype already fits is checked with array operations; values of mixed or
+    unknown type (JSON, object columns) one by one. The server checks a whole micro-batch of
+    requests at once and refuses only the requests whose rows fail. A missing column fails
+    every row.
     """
-    missing = [c for c in signature.columns if c not in frame.columns]
+    missing = [c for c in signature.columns if c not in data]
     if missing:
-        return frame, [InputProblem(missing[0], "a value", "nothing: the column is missing")]
+        return pd.DataFrame(), [
+            InputProblem(missing[0], "a value", "nothing: the column is missing")
+        ]
     first: dict[int, InputProblem] = {}
     out = {}
     for spec in signature.inputs:
-        out[spec.name], bad = _check_column(spec, frame[spec.name])
+        out[spec.name], bad = _check_column(spec, _values(data[spec.name]))
         for position, problem in bad:
             first.setdefault(position, problem)
-    checked = pd.DataFrame(out, index=frame.index)
-    return checked, [first[p] for p in sorted(first)]
+    index = data.index if isinstance(data, pd.DataFrame) else None
+    return pd.DataFrame(out, index=index), [first[p] for p in sorted(first)]
 
 
-def _check_column(spec: ColumnSpec, series: pd.Series) -> tuple[pd.Series, list]:
+def _values(column: Any) -> np.ndarray:
+    """A column as a 1-d array: typed when its dtype is, else of Python objects."""
+    if isinstance(column, pd.Series):
+        return column.to_numpy()
+    return np.fromiter(column, dtype=object, count=len(column))  # 1-d, even if values are lists
+
+
+def _check_column(spec: ColumnSpec, values: np.ndarray) -> tuple[Any, list]:
     """The column converted to its training type, and (row position, problem) for bad rows."""
-    nulls = series.isna().to_numpy()
-    bad = np.zeros(len(series), dtype=bool)
+    nulls = np.asarray(pd.isna(values), dtype=bool)
+    bad = np.zeros(len(values), dtype=bool)
     problems: list[tuple[int, InputProblem]] = []
 
     def refuse(mask: np.ndarray, expected: str, describe: Any) -> None:
         for position in np.flatnonzero(mask & ~bad)[:_MAX_REPORTED]:
-            value = _plain([series.iat[position]])[0]
+            value = _plain([values[position]])[0]
             problem = InputProblem(spec.name, expected, describe(value), int(position), value)
             problems.append((int(position), problem))
         bad[mask] = True
 
     if not spec.nullable and nulls.any():
         refuse(nulls, f"{spec.type} without nulls", lambda _: "null or no value")
-    converted = series
+    converted: Any = values
     if spec.type in ("integer", "float"):
-        converted, wrong = _as_number(series, nulls, integer=spec.type == "integer")
+        converted, wrong = _as_number(values, nulls, integer=spec.type == "integer")
         refuse(wrong, spec.type, _typed)
     elif spec.type == "boolean":
-        refuse(~nulls & ~_all_of_type(series, bool), "boolean", _typed)
-    elif spec.type == "datetime" and series.dtype.kind != "M":
-        converted = pd.to_datetime(series, errors="coerce")
-        refuse(~nulls & converted.isna().to_numpy(), "datetime", _typed)
+        refuse(~nulls & ~_each_is(values, bool, "b"), "boolean", _typed)
+    elif spec.type == "datetime" and values.dtype.kind != "M":
+        converted = pd.to_datetime(pd.Series(values), errors="coerce").to_numpy()
+        refuse(~nulls & pd.isna(converted), "datetime", _typed)
     elif spec.type == "string":
-        refuse(~nulls & ~_all_of_type(series, str), "string", _typed)
+        refuse(~nulls & ~_each_is(values, str, "US"), "string", _typed)
     if spec.categories is not None:
-        values = series.astype(object)
-        known = values.isin(spec.categories).to_numpy() | nulls
-        refuse(~known, f"one of {spec.categories}", repr)
-        categorical = pd.Categorical(values.where(known, None), categories=spec.categories)
-        converted = pd.Series(categorical, index=series.index)
+        dtype = pd.CategoricalDtype(spec.categories)
+        codes = dtype.categories.get_indexer(values)  # -1: unknown or null
+        refuse((codes < 0) & ~nulls, f"one of {spec.categories}", repr)
+        converted = pd.Categorical.from_codes(codes, dtype=dtype)
     return converted, problems
 
 
@@ -214,44 +226,38 @@ _MAX_REPORTED = 1000
 
 
 def _as_number(
-    series: pd.Series, nulls: np.ndarray, *, integer: bool
-) -> tuple[pd.Series, np.ndarray]:
+    values: np.ndarray, nulls: np.ndarray, *, integer: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """The column as numbers (integers as int64 when whole and complete), and where a value is
     not a number of the kind expected. JSON gives mixed columns: a bool or "12" is no number."""
-    kind = series.dtype.kind
-    none = np.zeros(len(series), dtype=bool)
+    kind = values.dtype.kind
+    none = np.zeros(len(values), dtype=bool)
     if kind in "iu":
-        return series, none
+        return values, none
     if kind == "f":
-        numbers, wrong = series, none
-    elif kind == "b" or isinstance(series.dtype, pd.CategoricalDtype):
-        return series, ~nulls
-    else:
-        plain = series.map(_is_number).to_numpy(dtype=bool)
-        numbers, wrong = pd.to_numeric(series.where(plain, None), errors="coerce"), ~nulls & ~plain
-    array = numbers.to_numpy(dtype=float, na_value=np.nan)
+        numbers, wrong = values, none
+    elif kind == "O":
+        plain = np.fromiter(map(_is_number, values), dtype=bool, count=len(values))
+        numbers, wrong = np.where(plain, values, np.nan), ~nulls & ~plain
+    else:  # booleans, text, times: not numbers
+        return values, ~nulls
+    array = numbers.astype(float)
     if not integer:
-        return pd.Series(array, index=series.index), wrong
+        return array, wrong
     wrong = wrong | (np.isfinite(array) & (array != np.round(array))) | np.isinf(array)
     if nulls.any() or wrong.any():
-        return pd.Series(array, index=series.index), wrong
-    return pd.Series(array.astype(np.int64), index=series.index), wrong
+        return array, wrong
+    return array.astype(np.int64), wrong
 
 
-def _all_of_type(series: pd.Series, kind: type) -> np.ndarray:
-    """Where each value is a ``kind`` (bool or str): by dtype when it says, else value by value."""
-    if kind is bool and series.dtype.kind == "b":
-        return np.ones(len(series), dtype=bool)
-    if kind is str and (
-        pd.api.types.is_string_dtype(series.dtype)
-        and series.dtype != object
-        or isinstance(series.dtype, pd.CategoricalDtype)
-    ):
-        return np.ones(len(series), dtype=bool)
-    if series.dtype != object:
-        return np.zeros(len(series), dtype=bool)
+def _each_is(values: np.ndarray, kind: type, dtype_kinds: str) -> np.ndarray:
+    """Where each value is a ``kind`` (bool or str): by dtype when it says, else one by one."""
+    if values.dtype.kind in dtype_kinds:
+        return np.ones(len(values), dtype=bool)
+    if values.dtype.kind != "O":
+        return np.zeros(len(values), dtype=bool)
     check = _is_bool if kind is bool else (lambda v: isinstance(v, str))
-    return series.map(check).to_numpy(dtype=bool)
+    return np.fromiter(map(check, values), dtype=bool, count=len(values))
 
 
 def _is_number(value: Any) -> bool:

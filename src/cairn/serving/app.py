@@ -94,11 +94,8 @@ def create_app(
         started = perf_counter()
         request_id = new_id()
         try:
-            payload = parse_payload(
-                await _read_body(request, options.max_body_bytes),
-                options.max_body_bytes,
-                options.max_rows,
-            )
+            body = await _read_body(request, options.max_body_bytes)
+            payload = parse_payload(body, options.max_body_bytes, options.max_rows)
             outcome = await batchers[model.name].submit(payload)
         except CairnError as exc:
             current = model.current
@@ -110,21 +107,23 @@ def create_app(
             _observe(metrics, model.name, version, outcome.error, started, payload.rows)
             return _json(outcome.error.http_status, _error_body(outcome, request_id))
         metrics.observe(model.name, version, 200, seconds, payload.rows, None)
+        answer = _encode(_answer(outcome, request_id))
         if prediction_log is not None:
+            version_id = None if model.package else outcome.model.metadata.get("id")
             prediction_log.record(
                 LoggedRequest(
                     request_id,
                     model.name,
                     version,
-                    outcome.model.metadata.get("id") if not model.package else None,
+                    version_id,
                     now_ms(),
                     seconds * 1000,
-                    payload.columns,
-                    outcome.predictions or [],
-                    outcome.probabilities,
+                    payload.rows,
+                    body,
+                    answer,
                 )
             )
-        return _json(200, _answer(outcome, request_id), {"x-request-id": request_id})
+        return Response(answer, media_type="application/json", headers={"x-request-id": request_id})
 
     for model in models:
         _add_predict_route(app, model, predict)
@@ -305,10 +304,9 @@ def _describe(model: ServedModel) -> dict[str, Any]:
     }
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, default=str).encode(),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+def _encode(body: Any) -> bytes:
+    return json.dumps(body, default=str).encode()
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(_encode(body), status_code=status, media_type="application/json")

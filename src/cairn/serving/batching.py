@@ -57,18 +57,19 @@ def predict_batch(model: LoadedModel, payloads: list[Payload]) -> list[Outcome]:
             outcomes[i] = Outcome(model, error=problem.error(), problem=problem)
     if whole:
         for i, outcome in zip(
-            whole, _predict_checked(model, [payloads[i] for i in whole]), strict=True
+            whole, _check_and_predict(model, [payloads[i] for i in whole]), strict=True
         ):
             outcomes[i] = outcome
     return outcomes  # type: ignore[return-value]
 
 
-def _predict_checked(model: LoadedModel, payloads: list[Payload]) -> list[Outcome]:
+def _check_and_predict(model: LoadedModel, payloads: list[Payload]) -> list[Outcome]:
     signature = model.signature
-    frame = pd.DataFrame(
-        {n: list(chain.from_iterable(p.columns[n] for p in payloads)) for n in signature.columns}
-    )
-    checked, problems = check_rows(signature, frame)
+    columns = {
+        name: list(chain.from_iterable(p.columns[name] for p in payloads))
+        for name in signature.columns
+    }
+    checked, problems = check_rows(signature, columns)
     ends = np.cumsum([p.rows for p in payloads])
     starts = ends - [p.rows for p in payloads]
     refused: dict[int, InputProblem] = {}
@@ -91,10 +92,7 @@ def _predict_rows(model: LoadedModel, frame: pd.DataFrame, sizes: list[int]) -> 
     if not sizes:
         return []
     try:
-        predictions = np.asarray(model.model.predict(frame))
-        probabilities = (
-            np.asarray(model.model.predict_proba(frame)) if model.signature.has_proba else None
-        )
+        predictions, probabilities = model.predict_checked(frame)
     except Exception as exc:
         if len(sizes) > 1:
             bounds = np.cumsum([0, *sizes])

@@ -44,9 +44,7 @@ def parse_payload(body: bytes, max_bytes: int, max_rows: int) -> Payload:
             _clip(body),
             'a JSON object with "records" (a list of objects) or "columns" (lists by name)',
         )
-    payload = (
-        _from_records(data["records"]) if "records" in data else _from_columns(data["columns"])
-    )
+    payload = payload_of(data)
     if payload.rows == 0:
         raise InvalidInput.for_field("rows", 0, "at least one row")
     if payload.rows > max_rows:
@@ -56,6 +54,11 @@ def parse_payload(body: bytes, max_bytes: int, max_rows: int) -> Payload:
             value=payload.rows,
         )
     return payload
+
+
+def payload_of(data: dict[str, Any]) -> Payload:
+    """The columns of a decoded body that has ``records`` or ``columns``."""
+    return _from_records(data["records"]) if "records" in data else _from_columns(data["columns"])
 
 
 def _from_records(records: Any) -> Payload:

@@ -1,4 +1,4 @@
-"""The prediction log: every predicted row, stored for monitoring, off the request path.
+"""The prediction log: every answered request, stored for monitoring, off the request path.
 
 The server hands each answered request to ``PredictionLog.record`` (a queue append); a
 background thread writes what has queued in one transaction every ``interval`` seconds or
@@ -15,13 +15,15 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 
 from cairn.core import now_ms, settings
 from cairn.errors import InvalidInput, NotFound
+from cairn.serving.payload import payload_of
 from cairn.store import Store, open_store
 from cairn.store.schema import feedback, predictions
 
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LoggedRequest:
-    """One answered request: its rows (columns as sent) and what the model said."""
+    """One answered request: its body and its answer, as they went over the wire."""
 
     request_id: str
     model_name: str
@@ -38,31 +40,23 @@ class LoggedRequest:
     version_id: str | None
     created_at: int  # ms
     latency_ms: float
-    columns: dict[str, list[Any]]
-    predictions: list[Any]
-    probabilities: list[list[float]] | None
+    rows: int
+    inputs: bytes  # JSON: {"records": [...]} or {"columns": {...}}
+    outputs: bytes  # JSON: {"predictions": [...], "probabilities": [...], ...}
 
-    def rows(self) -> list[dict[str, Any]]:
-        names = list(self.columns)
-        inputs = zip(*self.columns.values(), strict=True)
-        probabilities = self.probabilities or [None] * len(self.predictions)
-        return [
-            {
-                "request_id": self.request_id,
-                "row": row,
-                "model_name": self.model_name,
-                "model_version": self.model_version,
-                "version_id": self.version_id,
-                "created_at": self.created_at,
-                "latency_ms": self.latency_ms,
-                "inputs": json.dumps(dict(zip(names, values, strict=True)), default=str),
-                "prediction": json.dumps(prediction),
-                "probabilities": None if proba is None else json.dumps(proba),
-            }
-            for row, (values, prediction, proba) in enumerate(
-                zip(inputs, self.predictions, probabilities, strict=True)
-            )
-        ]
+    def row(self) -> dict[str, Any]:
+        """The request as one row of the ``predictions`` table."""
+        return {
+            "request_id": self.request_id,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "version_id": self.version_id,
+            "created_at": self.created_at,
+            "latency_ms": self.latency_ms,
+            "rows": self.rows,
+            "inputs": self.inputs.decode(),
+            "outputs": self.outputs.decode(),
+        }
 
 
 class PredictionLog:
@@ -90,7 +84,7 @@ class PredictionLog:
     def record(self, request: LoggedRequest) -> None:
         with self._lock:
             self._pending.append(request)
-            self._pending_rows += len(request.predictions)
+            self._pending_rows += request.rows
             full = self._pending_rows >= self.batch_rows
         if full:
             self._wake.set()
@@ -106,9 +100,7 @@ class PredictionLog:
                 return 0
             try:
                 with self.store.write() as conn:
-                    conn.execute(
-                        predictions.insert(), [row for request in taken for row in request.rows()]
-                    )
+                    conn.execute(predictions.insert(), [request.row() for request in taken])
             except Exception:
                 with self._lock:  # keep them, first in line, for the next try
                     self._pending.extendleft(reversed(taken))
@@ -141,50 +133,65 @@ def read_predictions(
     last: int | None = None,
     store: Store | None = None,
 ) -> pd.DataFrame:
-    """Logged rows of ``model`` (times in ms, ``start`` inclusive, ``end`` exclusive; or the
-    ``last`` n rows), oldest first: the inputs as columns, then ``prediction``,
-    ``probabilities``, ``label`` (None until feedback arrives), ``request_id``, ``row``,
-    ``model_version``, ``created_at``, ``latency_ms``."""
+    """Logged rows of ``model``, oldest first: requests received from ``start`` (ms, inclusive)
+    to ``end`` (exclusive), or the rows of the requests that hold the ``last`` n rows. Columns:
+    the inputs, then ``prediction``, ``probabilities``, ``label`` (missing until feedback
+    arrives), ``request_id``, ``row`` (within its request), ``model_version``, ``created_at``
+    (ms) and ``latency_ms`` (of the request)."""
     store = store or open_store()
     where = [predictions.c.model_name == model]
     if start is not None:
         where.append(predictions.c.created_at >= start)
     if end is not None:
         where.append(predictions.c.created_at < end)
-    order = (predictions.c.created_at, predictions.c.request_id, predictions.c.row)
     query = (
-        select(predictions, feedback.c.label)
-        .outerjoin(
-            feedback,
-            and_(
-                feedback.c.request_id == predictions.c.request_id,
-                feedback.c.row == predictions.c.row,
-            ),
-        )
+        select(predictions, feedback.c.labels)
+        .outerjoin(feedback, feedback.c.request_id == predictions.c.request_id)
         .where(*where)
     )
-    if last is not None:
-        query = query.order_by(*(c.desc() for c in order)).limit(last)
-    else:
-        query = query.order_by(*order)
+    oldest_first = (predictions.c.created_at, predictions.c.request_id)
     with store.read() as conn:
-        rows = conn.execute(query).mappings().all()
-    if last is not None:
-        rows = rows[::-1]
-    inputs = pd.DataFrame([json.loads(r["inputs"]) for r in rows])
-    meta = pd.DataFrame(
-        {
-            "prediction": [json.loads(r["prediction"]) for r in rows],
-            "probabilities": [_loads(r["probabilities"]) for r in rows],
-            "label": [_loads(r["label"]) for r in rows],
-            "request_id": [r["request_id"] for r in rows],
-            "row": [r["row"] for r in rows],
-            "model_version": [r["model_version"] for r in rows],
-            "created_at": [r["created_at"] for r in rows],
-            "latency_ms": [r["latency_ms"] for r in rows],
-        }
+        if last is None:
+            requests = conn.execute(query.order_by(*oldest_first)).mappings().all()
+        else:
+            requests, rows = [], 0
+            for request in conn.execute(
+                query.order_by(*(c.desc() for c in oldest_first))
+            ).mappings():
+                if rows >= last:
+                    break
+                requests.append(request)
+                rows += request["rows"]
+            requests.reverse()
+    return _as_frame(requests)
+
+
+def _as_frame(requests: list[Any]) -> pd.DataFrame:
+    """Requests (bodies and answers) as one frame of rows."""
+    inputs = [payload_of(json.loads(r["inputs"])).columns for r in requests]
+    outputs = [json.loads(r["outputs"]) for r in requests]
+    sizes = [r["rows"] for r in requests]
+    names = list(dict.fromkeys(name for columns in inputs for name in columns))
+
+    def joined(parts: Any) -> list[Any]:
+        return list(chain.from_iterable(parts))
+
+    data: dict[str, Any] = {
+        name: joined(c.get(name, [None] * n) for c, n in zip(inputs, sizes, strict=True))
+        for name in names
+    }
+    data["prediction"] = joined(o["predictions"] for o in outputs)
+    data["probabilities"] = joined(
+        o.get("probabilities", [None] * n) for o, n in zip(outputs, sizes, strict=True)
     )
-    return pd.concat([inputs, meta], axis=1)
+    data["label"] = joined(
+        json.loads(r["labels"]) if r["labels"] else [None] * r["rows"] for r in requests
+    )
+    data["request_id"] = joined([r["request_id"]] * r["rows"] for r in requests)
+    data["row"] = joined(range(n) for n in sizes)
+    for key in ("model_version", "created_at", "latency_ms"):
+        data[key] = joined([r[key]] * r["rows"] for r in requests)
+    return pd.DataFrame(data)
 
 
 def record_feedback(request_id: str, labels: list[Any], *, store: Store | None = None) -> int:
@@ -194,28 +201,21 @@ def record_feedback(request_id: str, labels: list[Any], *, store: Store | None =
     if not isinstance(labels, list) or not labels:
         raise InvalidInput.for_field("labels", labels, "a non-empty list, one label per row")
     with store.write() as conn:
-        count = conn.scalar(select(func.count()).where(predictions.c.request_id == request_id))
-        if not count:
+        rows = conn.scalar(select(predictions.c.rows).where(predictions.c.request_id == request_id))
+        if rows is None:
             raise NotFound.for_field("request_id", request_id)
-        if count != len(labels):
+        if rows != len(labels):
             raise InvalidInput.for_field(
-                "labels", f"{len(labels)} label(s)", f"{count}: one per row of {request_id}"
+                "labels", f"{len(labels)} label(s)", f"{rows}: one per row of {request_id}"
             )
-        now, user = now_ms(), settings().user
-        rows = [
+        conn.execute(feedback.delete().where(feedback.c.request_id == request_id))
+        conn.execute(
+            feedback.insert(),
             {
                 "request_id": request_id,
-                "row": row,
-                "label": json.dumps(label),
-                "created_at": now,
-                "creator": user,
-            }
-            for row, label in enumerate(labels)
-        ]
-        conn.execute(feedback.delete().where(feedback.c.request_id == request_id))
-        conn.execute(feedback.insert(), rows)
-    return len(rows)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+                "labels": json.dumps(labels),
+                "created_at": now_ms(),
+                "creator": settings().user,
+            },
+        )
+    return rows

@@ -365,31 +365,31 @@ deployments = Table(
     Index("ix_deployments_version", "version_id"),
 )
 
-# One row per predicted row, written by the model server in batches. A packaged model served
-# outside its registry has no version record here, hence no foreign key on version_id.
+# One row per answered predict request, written by the model server in batches: the request
+# body and the answer as they went over the wire (JSON), so logging costs no serialising and a
+# 1,000-row request is one row. A packaged model served outside its registry has no version
+# record here, hence no foreign key on version_id.
 predictions = Table(
     "predictions",
     metadata,
     Column("request_id", ID, primary_key=True),
-    Column("row", Integer, primary_key=True),
     Column("model_name", String(128), nullable=False),
     Column("model_version", Integer, nullable=False),
     Column("version_id", ID, nullable=True),
     Column("created_at", BigInteger, nullable=False),
-    Column("latency_ms", Float, nullable=False),  # of the whole request
-    Column("inputs", Text, nullable=False),  # JSON object: the row as it was sent
-    Column("prediction", Text, nullable=False),  # JSON value
-    Column("probabilities", Text, nullable=True),  # JSON list, in signature.classes order
+    Column("latency_ms", Float, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("inputs", Text, nullable=False),  # request body: {"records": ...} or {"columns": ...}
+    Column("outputs", Text, nullable=False),  # the answer: predictions, probabilities, classes
     Index("ix_predictions_model_time", "model_name", "created_at"),
 )
 
-# Ground truth for a logged prediction; sending it again corrects it.
+# Ground truth for a logged request, one label per row; sending it again corrects it.
 feedback = Table(
     "feedback",
     metadata,
-    Column("request_id", ID, primary_key=True),
-    Column("row", Integer, primary_key=True),
-    Column("label", Text, nullable=False),  # JSON value
+    Column("request_id", ID, ForeignKey("predictions.request_id"), primary_key=True),
+    Column("labels", Text, nullable=False),  # JSON list, one per row
     Column("created_at", BigInteger, nullable=False),
     Column("creator", String(256), nullable=False),
 )

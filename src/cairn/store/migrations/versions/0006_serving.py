@@ -34,22 +34,20 @@ def upgrade() -> None:
     op.create_table(
         "predictions",
         sa.Column("request_id", ID, primary_key=True),
-        sa.Column("row", sa.Integer, primary_key=True),
         sa.Column("model_name", sa.String(128), nullable=False),
         sa.Column("model_version", sa.Integer, nullable=False),
         sa.Column("version_id", ID, nullable=True),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("latency_ms", sa.Float, nullable=False),
+        sa.Column("rows", sa.Integer, nullable=False),
         sa.Column("inputs", sa.Text, nullable=False),
-        sa.Column("prediction", sa.Text, nullable=False),
-        sa.Column("probabilities", sa.Text, nullable=True),
+        sa.Column("outputs", sa.Text, nullable=False),
     )
     op.create_index("ix_predictions_model_time", "predictions", ["model_name", "created_at"])
     op.create_table(
         "feedback",
-        sa.Column("request_id", ID, primary_key=True),
-        sa.Column("row", sa.Integer, primary_key=True),
-        sa.Column("label", sa.Text, nullable=False),
+        sa.Column("request_id", ID, sa.ForeignKey("predictions.request_id"), primary_key=True),
+        sa.Column("labels", sa.Text, nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("creator", sa.String(256), nullable=False),
     )

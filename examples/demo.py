@@ -8,6 +8,8 @@ hyperparameters, log every step's metrics, plots and fitted models, compare the 
 Level 1, versioned data and pipelines: snapshot the data as a dataset version, train through a
 cached pipeline that reads it (a second run executes nothing), and see what changed when a new,
 drifted month of applications arrives.
+Level 1, deployment: register the pipeline's model, a second person approves it, it is
+deployed and served over HTTP, answers predictions and takes feedback (demo_serving.py).
 Later levels extend this same script.
 """
 
@@ -19,6 +21,7 @@ import time
 import matplotlib
 
 matplotlib.use("Agg")  # no screen needed
+import demo_serving  # noqa: E402 - the next part of the demo, beside this file
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -130,7 +133,7 @@ def versioned_pipeline():  # noqa: ANN201
         f"the diff shows {len(changes.stats)} changed statistics, e.g. "
         + ", ".join(f"{c.column} mean {c.before:.3g} -> {c.after:.3g}" for c in moved[:3])
     )
-    return result
+    return result, february
 
 
 def main() -> None:
@@ -210,7 +213,8 @@ def main() -> None:
         f"best: [bold green]{winner.name}[/] (val AUC {winner.metrics['val_auc']:.4f}); "
         f"{len(best) + 1} runs, {points} curve points, every artifact hashed and stored once."
     )
-    pipeline_run = versioned_pipeline()
+    pipeline_run, february = versioned_pipeline()
+    demo_serving.run(pipeline_run, february)
     home = os.environ.get("CAIRN_HOME", ".cairn")
     console.rule("where to look next")
     console.print(
@@ -220,6 +224,9 @@ def main() -> None:
         f"  .venv/bin/cairn pipelines show {pipeline_run.run_id[:12]}\n"
         f"  .venv/bin/cairn data diff credit-applications@1 credit-applications@2\n"
         f"  .venv/bin/cairn runs show {winner.id[:12]}\n"
+        f"  .venv/bin/cairn models lineage credit-risk@champion\n"
+        f"  .venv/bin/cairn deployments\n"
+        f"  .venv/bin/cairn serve credit-risk@champion --port 8080\n"
         f"  .venv/bin/cairn runs compare {' '.join(r.id[:12] for r in best[:3])}\n"
         f'  .venv/bin/cairn runs search "metrics.val_auc > 0.78 and params.model = '
         f"'HistGradientBoostingClassifier'\" -o 'metrics.val_auc desc'\n"

@@ -21,6 +21,9 @@ def serve(
     log_interval: float = typer.Option(
         0.5, "--log-interval", help="Seconds between writes of the prediction log."
     ),
+    model_threads: int = typer.Option(
+        1, "--model-threads", help="BLAS/OpenMP threads one prediction may use."
+    ),
     log_predictions: bool = typer.Option(
         True, "--log-predictions/--no-log-predictions", help="Log every prediction to the store."
     ),
@@ -37,11 +40,14 @@ def serve(
         raise InvalidInput.for_field("max-body-mb", max_body_mb, "a size above 0")
     if max_rows < 1:
         raise InvalidInput.for_field("max-rows", max_rows, "a number of rows from 1")
+    if model_threads < 1:
+        raise InvalidInput.for_field("model-threads", model_threads, "a number of threads from 1")
     options = ServerOptions(
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         max_rows=max_rows,
         poll_interval=poll,
         log_interval=log_interval,
+        model_threads=model_threads,
     )
     console.print(f"serving {', '.join(targets)} on http://{host}:{port} (Ctrl-C stops)")
     run_server(targets, host=host, port=port, options=options, log_predictions=log_predictions)

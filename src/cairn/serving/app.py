@@ -39,6 +39,7 @@ class ServerOptions:
     max_batch_rows: int = 8192
     poll_interval: float = 2.0  # seconds between checks of a followed alias
     log_interval: float = 0.5  # seconds between writes of the prediction log
+    model_threads: int = 1  # BLAS/OpenMP threads a prediction may use (micro-batches are small)
 
 
 def create_app(
@@ -60,7 +61,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for name, model in served.items():
-            batchers[name] = MicroBatcher(model, options.max_batch_rows)
+            batchers[name] = MicroBatcher(model, options.max_batch_rows, options.model_threads)
             batchers[name].start()
         poller = asyncio.create_task(_follow_aliases(list(served.values()), options.poll_interval))
         state["ready"] = True

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from cairn.errors import CairnError
 from cairn.registry import LoadedModel
@@ -121,11 +122,19 @@ def _predict_rows(model: LoadedModel, frame: pd.DataFrame, sizes: list[int]) -> 
 class MicroBatcher:
     """Queues requests for one served model and predicts them in batches, in one thread."""
 
-    def __init__(self, served: Any, max_rows: int = 8192) -> None:
+    def __init__(self, served: Any, max_rows: int = 8192, model_threads: int = 1) -> None:
         self.served = served
         self.max_rows = max_rows
         self._queue: asyncio.Queue[tuple[Payload, asyncio.Future[Outcome]]] = asyncio.Queue()
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"predict-{served.name}")
+        # OpenMP and BLAS pools sized for big batches make every small prediction wait on
+        # thread hand-offs (gradient boosting on a busy machine: 5x slower for one row); the
+        # OpenMP limit is per thread, so it is set in the thread that predicts
+        self._thread = ThreadPoolExecutor(
+            1,
+            thread_name_prefix=f"predict-{served.name}",
+            initializer=threadpool_limits,
+            initargs=(model_threads,),
+        )
         self._task: asyncio.Task | None = None
 
     @property

@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import cairn
 import cairn.data
@@ -229,3 +232,41 @@ def test_concurrent_registrations_get_distinct_numbers(credit_model, features):
     with ThreadPoolExecutor(4) as pool:
         numbers = sorted(pool.map(register, range(8)))
     assert numbers == list(range(1, 9))
+
+
+def test_onnx_models_register_load_and_package(tmp_path):
+    """An ONNX graph (converted by skl2onnx) is stored as it is and run by onnxruntime."""
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType
+
+    iris = load_iris(as_frame=True)
+    fitted = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)).fit(
+        iris.data, iris.target
+    )
+    graph = skl2onnx.convert_sklearn(
+        fitted,
+        initial_types=[("X", FloatTensorType([None, 4]))],
+        options={id(fitted): {"zipmap": False}},
+    )
+    with cairn.start_run(experiment="onnx") as run:
+        version = run.log_model(graph, name="iris-onnx", input_example=iris.data.head())
+    assert version.flavour == "onnx" and version.artifact_path.endswith(".onnx")
+    assert version.signature.has_proba and version.signature.columns == list(iris.data.columns)
+    loaded = cairn.models.load("iris-onnx/1")
+    np.testing.assert_array_equal(loaded.predict(iris.data), fitted.predict(iris.data))
+    np.testing.assert_allclose(
+        loaded.predict_proba(iris.data), fitted.predict_proba(iris.data), atol=1e-5
+    )
+    with pytest.raises(InvalidInput, match="sepal length"):
+        loaded.predict(iris.data.drop(columns="sepal length (cm)"))
+    packaged = cairn.models.load(registry.package("iris-onnx/1", tmp_path / "pkg"))
+    assert (tmp_path / "pkg" / "model.onnx").is_file()
+    np.testing.assert_array_equal(packaged.predict(iris.data), fitted.predict(iris.data))
+
+
+def test_a_graph_onnxruntime_cannot_read_is_refused():
+    pytest.importorskip("onnxruntime")
+    from cairn.registry.flavours import OnnxModel
+
+    with pytest.raises(InvalidInput, match="ONNX"):
+        OnnxModel(b"not a graph")

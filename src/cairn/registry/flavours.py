@@ -1,8 +1,10 @@
 """Flavours: how a kind of model is saved, which packages it needs, and how it is loaded.
 
-Every flavour is stored with skops, never pickle: at save time the types the file names are
-recorded (``skops.io.get_untrusted_types``) and at load time exactly that list is trusted, so a
-file whose types changed since registration is refused instead of run.
+Nothing is pickled. Python models (scikit-learn, XGBoost, LightGBM, any object with
+``predict``) are stored with skops: at save time the types the file names are recorded
+(``skops.io.get_untrusted_types``) and at load time exactly that list is trusted, so a file
+whose types changed since registration is refused instead of run. An ONNX model (an
+``onnx.ModelProto``) is stored as its protobuf bytes and run by onnxruntime.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from cairn.errors import IntegrityError, InvalidInput
 
 MEDIA_TYPE = "application/x-skops"
 SUFFIX = ".skops"
+ONNX_MEDIA_TYPE = "application/x-onnx"
+ONNX_SUFFIX = ".onnx"
 
 #: Distributions each flavour needs at load time (besides cairn), for requirements.txt.
 REQUIREMENTS: dict[str, tuple[str, ...]] = {
@@ -21,6 +25,7 @@ REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "xgboost": ("xgboost", "scikit-learn", "skops", "numpy", "scipy", "pandas"),
     "lightgbm": ("lightgbm", "scikit-learn", "skops", "numpy", "scipy", "pandas"),
     "python": ("skops", "numpy", "pandas"),
+    "onnx": ("onnxruntime", "numpy", "pandas"),
 }
 
 
@@ -30,9 +35,28 @@ class SavedModel:
     flavour: str
     trusted_types: list[str]
 
+    @property
+    def suffix(self) -> str:
+        return suffix_of(self.flavour)
+
+    @property
+    def media_type(self) -> str:
+        return ONNX_MEDIA_TYPE if self.flavour == "onnx" else MEDIA_TYPE
+
+
+def suffix_of(flavour: str) -> str:
+    """The file name ending of a model of ``flavour``."""
+    return ONNX_SUFFIX if flavour == "onnx" else SUFFIX
+
+
+def _is_onnx(model: Any) -> bool:
+    return type(model).__name__ == "ModelProto" and type(model).__module__.startswith("onnx")
+
 
 def flavour_of(model: Any) -> str:
     """The flavour of ``model``; InvalidInput for an object that cannot predict."""
+    if _is_onnx(model):
+        return "onnx"
     if isinstance(model, type) or not callable(getattr(model, "predict", None)):
         raise InvalidInput.for_field(
             "model", type(model).__qualname__, "a fitted model with a predict method"
@@ -47,9 +71,11 @@ def flavour_of(model: Any) -> str:
 
 def save(model: Any) -> SavedModel:
     """The model as skops bytes, with its flavour and the types loading it must trust."""
+    flavour = flavour_of(model)
+    if flavour == "onnx":
+        return SavedModel(model.SerializeToString(), flavour, [])
     import skops.io
 
-    flavour = flavour_of(model)
     try:
         data = skops.io.dumps(model)
     except Exception as exc:  # skops raises several types for what it cannot save
@@ -62,8 +88,15 @@ def save(model: Any) -> SavedModel:
     return SavedModel(data, flavour, sorted(skops.io.get_untrusted_types(data=data)))
 
 
-def load(data: bytes, trusted_types: list[str]) -> Any:
+def predictor(model: Any) -> Any:
+    """What predicts for ``model`` as given at registration (an ONNX proto needs a runtime)."""
+    return OnnxModel(model.SerializeToString()) if _is_onnx(model) else model
+
+
+def load(data: bytes, trusted_types: list[str], flavour: str = "sklearn") -> Any:
     """The model in ``data``, trusting exactly the types recorded when it was saved."""
+    if flavour == "onnx":
+        return OnnxModel(data)
     import skops.io
 
     found = sorted(skops.io.get_untrusted_types(data=data))
@@ -76,3 +109,65 @@ def load(data: bytes, trusted_types: list[str]) -> Any:
             value=new or found,
         )
     return skops.io.loads(data, trusted=list(trusted_types))
+
+
+class OnnxModel:
+    """An ONNX model run by onnxruntime, with ``predict`` (and ``predict_proba`` when the graph
+    has a probabilities tensor) on DataFrames.
+
+    A graph with one 2-d input takes the frame's columns in signature order as one matrix;
+    a graph with one input per column takes each column by name (as skl2onnx converts a
+    pipeline with ``initial_types`` per column). The first output is the prediction, a second
+    tensor output the class probabilities (convert classifiers with ``zipmap=False``).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        try:
+            import onnxruntime
+        except ImportError as exc:
+            raise InvalidInput.for_field(
+                "flavour", "onnx", "onnxruntime installed: pip install 'cairn[onnx]'"
+            ) from exc
+        try:
+            self.session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own types for a bad graph
+            raise InvalidInput.for_field(
+                "model", "an ONNX graph", f"a valid ONNX model: {exc}"
+            ) from exc
+        self.inputs = self.session.get_inputs()
+        outputs = self.session.get_outputs()
+        self._outputs = [o.name for o in outputs]
+        if len(outputs) > 1 and outputs[1].type.startswith("tensor"):
+            self.predict_proba = self._predict_proba
+
+    def _feed(self, frame: Any) -> dict[str, Any]:
+        import numpy as np
+
+        if len(self.inputs) == 1 and len(self.inputs[0].shape) == 2 and frame.shape[1] > 1:
+            (only,) = self.inputs
+            return {only.name: frame.to_numpy(dtype=_NUMPY_TYPES.get(only.type, np.float32))}
+        feed = {}
+        for spec in self.inputs:
+            column = frame[spec.name].to_numpy()
+            dtype = _NUMPY_TYPES.get(spec.type, object)
+            feed[spec.name] = (
+                (column.astype(str) if dtype is object else column).astype(dtype).reshape(-1, 1)
+            )
+        return feed
+
+    def predict(self, frame: Any) -> Any:
+        return self.session.run(self._outputs[:1], self._feed(frame))[0].ravel()
+
+    def _predict_proba(self, frame: Any) -> Any:
+        return self.session.run(self._outputs[1:2], self._feed(frame))[0]
+
+
+#: onnxruntime input types and the numpy types that feed them.
+_NUMPY_TYPES: dict[str, Any] = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(bool)": "bool",
+    "tensor(string)": object,
+}

@@ -20,7 +20,6 @@ from cairn.registry import flavours
 from cairn.registry.service import RegistryService
 from cairn.registry.signature import Signature
 
-MODEL_FILE = "model" + flavours.SUFFIX
 ENTRY_POINT = '''"""Predict with this packaged model: python predict.py input.csv|input.parquet > out.csv"""
 
 import sys
@@ -44,7 +43,10 @@ def package(service: RegistryService, ref: str, out: str | os.PathLike) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        service.artifacts.get_file(version.digest, work / MODEL_FILE)
+        model_file = "model" + (
+            flavours.ONNX_SUFFIX if version.flavour == "onnx" else flavours.SUFFIX
+        )
+        service.artifacts.get_file(version.digest, work / model_file)
         (work / "signature.json").write_text(json.dumps(version.signature.to_dict(), indent=2))
         (work / "requirements.txt").write_text(requirements(version.flavour, version.environment))
         meta = {
@@ -53,7 +55,7 @@ def package(service: RegistryService, ref: str, out: str | os.PathLike) -> Path:
             "flavour": version.flavour,
             "digest": version.digest,
             "run_id": version.run_id,
-            "file": MODEL_FILE,
+            "file": model_file,
             "trusted_types": version.trusted_types,
             "python_version": version.environment.get("python_version"),
         }
@@ -89,4 +91,5 @@ def load_package(folder: str | os.PathLike) -> Any:
     data = (root / meta["file"]).read_bytes()
     check_digest(meta["digest"], data)
     signature = Signature.from_dict(json.loads((root / "signature.json").read_text()))
-    return LoadedModel(flavours.load(data, meta["trusted_types"]), signature, meta)
+    model = flavours.load(data, meta["trusted_types"], meta["flavour"])
+    return LoadedModel(model, signature, meta)

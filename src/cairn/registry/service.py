@@ -63,17 +63,19 @@ class RegistryService:
         description: str | None = None,
         tags: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
-        """Store ``model`` as the run's ``model/<name>.skops`` and register its next version."""
+        """Store ``model`` as the run's ``model/<name>.skops`` (``.onnx``) and register its next
+        version."""
         check_name(name)
         tag_rows = {str(k): str(v) for k, v in (tags or {}).items()}
         run = self.tracking.get_run(run_id)
         saved = flavours.save(model)
+        predicts = flavours.predictor(model)
         if input_example is None:
-            input_example = self._example_from_inputs(run.id, model)
-        signature = infer_signature(model, input_example)
+            input_example = self._example_from_inputs(run.id, predicts)
+        signature = infer_signature(predicts, input_example)
         environment = self._environment(run.environment_digest)
         digest = self.artifacts.put_bytes(saved.data)
-        path = f"model/{name}{flavours.SUFFIX}"
+        path = f"model/{name}{saved.suffix}"
         now, user = now_ms(), settings().user
         with self.store.write() as conn:
             model_id = self._model_id_for_update(conn, name, now, user)
@@ -115,7 +117,7 @@ class RegistryService:
                         "path": path,
                         "digest": digest,
                         "size": len(saved.data),
-                        "media_type": flavours.MEDIA_TYPE,
+                        "media_type": saved.media_type,
                         "created_at": now,
                     }
                 ],
@@ -450,7 +452,7 @@ class RegistryService:
 
         version = self.get_version(ref)
         data = self.artifacts.get_bytes(version.digest)
-        model = flavours.load(data, version.trusted_types)
+        model = flavours.load(data, version.trusted_types, version.flavour)
         return LoadedModel(model, version.signature, version.to_dict())
 
     def lineage(self, ref: str) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from typer.testing import CliRunner
 
@@ -99,3 +102,24 @@ def test_cli_deploy_and_deployments(versions, monkeypatch):
     assert "credit-risk/1" in done.output and "ben" in done.output
     listed = runner.invoke(app, ["deployments", "--json"])
     assert '"target": "production"' in listed.output and '"comment": "go"' in listed.output
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["credit-risk/1", "--poll", "0"], "poll"),
+        (["credit-risk/1", "--max-rows", "0"], "max-rows"),
+        (["credit-risk/1", "--model-threads", "0"], "model-threads"),
+        (["credit-risk/9"], "credit-risk/9"),
+        (["no such model!"], "ref"),
+    ],
+)
+def test_cli_serve_refuses_bad_options_before_listening(versions, args, words):
+    done = subprocess.run(
+        [sys.executable, "-m", "cairn", "serve", *args, "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert words in done.stdout + done.stderr

@@ -79,8 +79,10 @@ def _check_and_predict(model: LoadedModel, payloads: list[Payload]) -> list[Outc
         if i not in refused:  # the first bad row of a request names it, counted from its start
             refused[i] = replace(problem, row=problem.row - int(starts[i]))
     kept = [i for i in range(len(payloads)) if i not in refused]
-    rows = np.concatenate([np.arange(starts[i], ends[i]) for i in kept]) if kept else []
-    results = _predict_rows(model, checked.iloc[rows], [payloads[i].rows for i in kept])
+    if refused:  # predict only the rows of the requests that passed
+        rows = np.concatenate([np.arange(starts[i], ends[i]) for i in kept]) if kept else []
+        checked = checked.iloc[rows]
+    results = _predict_rows(model, checked, [payloads[i].rows for i in kept])
     outcomes = dict(zip(kept, results, strict=True))
     for i, problem in refused.items():
         outcomes[i] = Outcome(model, error=problem.error(), problem=problem)

@@ -8,6 +8,7 @@ frame with the columns in training order and categoricals with their training ca
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -214,11 +215,17 @@ def _check_column(spec: ColumnSpec, values: np.ndarray) -> tuple[Any, list]:
     elif spec.type == "string":
         refuse(~nulls & ~_each_is(values, str, "US"), "string", _typed)
     if spec.categories is not None:
-        dtype = pd.CategoricalDtype(spec.categories)
+        dtype = _category_dtype(tuple(spec.categories))
         codes = dtype.categories.get_indexer(values)  # -1: unknown or null
         refuse((codes < 0) & ~nulls, f"one of {spec.categories}", repr)
         converted = pd.Categorical.from_codes(codes, dtype=dtype)
     return converted, problems
+
+
+@functools.lru_cache(maxsize=256)
+def _category_dtype(categories: tuple[Any, ...]) -> pd.CategoricalDtype:
+    """Made once per set of categories: building one validates them, which costs."""
+    return pd.CategoricalDtype(list(categories))
 
 
 #: Bad values named per column: enough to fix a batch, bounded for a huge one.

@@ -243,6 +243,8 @@ def _as_number(
         return values, none
     if kind == "f":
         numbers, wrong = values, none
+    elif kind == "O" and set(map(type, values)) <= _JSON_NUMBERS:  # JSON numbers, nulls
+        numbers, wrong = np.array(values, dtype=float), none
     elif kind == "O":
         plain = np.fromiter(map(_is_number, values), dtype=bool, count=len(values))
         numbers, wrong = np.where(plain, values, np.nan), ~nulls & ~plain
@@ -257,9 +259,15 @@ def _as_number(
     return array.astype(np.int64), wrong
 
 
+#: Types of the values a JSON decoder gives for numbers and nulls.
+_JSON_NUMBERS = {int, float, type(None)}
+
+
 def _each_is(values: np.ndarray, kind: type, dtype_kinds: str) -> np.ndarray:
     """Where each value is a ``kind`` (bool or str): by dtype when it says, else one by one."""
-    if values.dtype.kind in dtype_kinds:
+    if values.dtype.kind in dtype_kinds or (
+        values.dtype.kind == "O" and set(map(type, values)) <= {kind, type(None)}
+    ):
         return np.ones(len(values), dtype=bool)
     if values.dtype.kind != "O":
         return np.zeros(len(values), dtype=bool)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request, Response
 
 from cairn.core import new_id, now_ms
@@ -290,7 +290,7 @@ async def _receive_body(receive: Any, headers: Any, limit: int) -> bytes:
 
 def _feedback_body(body: bytes) -> tuple[str, list[Any]]:
     try:
-        data = json.loads(body)
+        data = orjson.loads(body)
     except ValueError:
         raise InvalidInput.for_field(
             "body", body[:80].decode(errors="replace"), "a JSON object"
@@ -357,7 +357,7 @@ def _describe(model: ServedModel) -> dict[str, Any]:
 
 
 def _encode(body: Any) -> bytes:
-    return json.dumps(body, default=str).encode()
+    return orjson.dumps(body, default=str)  # NaN and infinity become null: valid JSON
 
 
 def _json(status: int, body: Any) -> Response:

@@ -6,7 +6,18 @@ import sys
 
 import typer
 
-from cairn.cli import data, db, experiments, jobs, models, pipelines, runs, schedules, settings_cmd
+from cairn.cli import (
+    data,
+    db,
+    evaluate,
+    experiments,
+    jobs,
+    models,
+    pipelines,
+    runs,
+    schedules,
+    settings_cmd,
+)
 from cairn.cli.output import print_error
 from cairn.errors import CairnError, InvalidInput, NotFound
 
@@ -20,6 +31,8 @@ app = typer.Typer(
 app.command("config")(settings_cmd.show_config)
 app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
+app.command("evaluate")(evaluate.evaluate_cmd)
+app.add_typer(evaluate.app, name="evaluations")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")
 app.add_typer(pipelines.app, name="pipelines")

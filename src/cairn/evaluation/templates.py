@@ -7,7 +7,9 @@ given (skipped, and said so, when none is), slices, robustness, a latency and si
 the evaluation data against the training schema. Decision-threshold metrics (accuracy,
 precision, F1 at 0.5) and equalized odds are reported but advisory (``blocking: false``): the
 right threshold is the business's choice, and where groups truly differ in risk, true and false
-positive rates at one threshold differ too. Demographic parity blocks at a gap of 0.1. The
+positive rates at one threshold differ too. Demographic parity blocks at a gap in
+selection rates of 0.15 (on the demo's credit data a sound model's gap across age bands is
+0.06 to 0.09: the young band's higher risk is real; a model taught biased labels shows 0.3). The
 latency budget is generous (a one-row request within 250 ms, 1,000 rows within 2.5 s, on a
 shared machine): set your own. Tighten the numbers for a given model in a YAML suite of its own.
 """
@@ -53,7 +55,7 @@ def binary_classification(*, label: str | None = None, sensitive: Sequence[str] 
             MetricCheck(metric="f1", min="baseline", blocking=False),
             RegressionCheck(metric="auc", tolerance=0.005),
             RegressionCheck(metric="log_loss", tolerance=0.005),
-            FairnessCheck(max_demographic_parity_difference=0.1),
+            FairnessCheck(max_demographic_parity_difference=0.15),
             FairnessCheck(max_equalized_odds_difference=0.1, blocking=False),
             SliceCheck(metric="auc", min=0.6),
             *_operational(),

@@ -105,15 +105,18 @@ def context_for(
     *,
     features: list[str] | None = None,
     references: dict[str, tuple[Any, list[str] | None]] | None = None,
+    example: pd.DataFrame | None = None,
     **options: Any,
 ) -> EvaluationContext:
-    """A context for ``model`` on ``frame``; ``references``: role -> (model, its features)."""
+    """A context for ``model`` on ``frame``; ``references``: role -> (model, its features);
+    signatures are inferred from ``example`` (default: ``frame``), as at registration."""
     features = features or FEATURES
-    version = version_of(model, frame[features].head(20))
+    example = frame if example is None else example
+    version = version_of(model, example[features].head(20))
     known = {version.ref: (model, version)}
     roles = {}
     for number, (role, (other, other_features)) in enumerate((references or {}).items(), start=2):
-        found = version_of(other, frame[other_features or features].head(20), number=number)
+        found = version_of(other, example[other_features or features].head(20), number=number)
         known[found.ref] = (other, found)
         roles[role] = found
     return EvaluationContext(

@@ -131,12 +131,10 @@ def test_a_champion_that_cannot_predict_this_data_is_errored(credit_train, credi
     champion = credit_model(extra, features=[*FEATURES, "bureau_flag"])
     ctx = context_for(
         credit_model(credit_train),
-        credit_holdout.assign(bureau_flag=1.0),
+        credit_holdout,
         references={"champion": (champion, [*FEATURES, "bureau_flag"])},
-        label="defaulted",
+        example=extra,
     )
-    # built with a frame that has the column, evaluated on one that does not
-    ctx.frame = credit_holdout
     result = run(RegressionCheck(against=["champion"]), ctx)
     assert result.verdict is Verdict.ERRORED and "bureau_flag" in result.message
 

@@ -56,8 +56,12 @@ class FairnessCheck(Check):
         self.min_group_size = min_group_size
 
     def describe(self) -> str:
-        across = ", ".join(self.sensitive) if self.sensitive else "the sensitive attributes"
-        return f"fairness across {across}"
+        bounds = ", ".join(
+            f"{m.replace('_', ' ')} {'<=' if MEASURES[m][0] == 'max' else '>='} {b}"
+            for m, b in self.bounds().items()
+        )
+        across = f" across {', '.join(self.sensitive)}" if self.sensitive else ""
+        return f"fairness: {bounds or 'no bound'}{across}"
 
     def bounds(self) -> dict[str, float]:
         """measure -> its bound, for the measures this check judges."""

@@ -117,7 +117,7 @@ class RegressionCheck(Check):
         threshold = f"difference >= -{fmt(self.tolerance)} ({self.confidence:.0%} confidence)"
         return Outcome(
             verdict,
-            "; ".join(c["message"] for c in comparisons.values()),
+            _message(comparisons),
             min(judged) if judged else None,
             threshold,
             {"metric": metric.name, "comparisons": comparisons},
@@ -168,6 +168,22 @@ class RegressionCheck(Check):
                 said += f": worse beyond the tolerance {fmt(self.tolerance)}"
             found[role] = {**_result(verdict, said), **entry}
         return found
+
+
+def _message(comparisons: dict[str, dict[str, Any]]) -> str:
+    """Each comparison's message; a version met twice (the champion is often the previous
+    version too) is described once."""
+    seen: dict[str, str] = {}
+    parts = []
+    for role, found in comparisons.items():
+        ref = found.get("ref")
+        if ref in seen:
+            parts.append(f"{role}: {ref}, as for the {seen[ref]}")
+            continue
+        parts.append(found["message"])
+        if ref is not None:
+            seen[ref] = role
+    return "; ".join(parts)
 
 
 def _result(verdict: Verdict, message: str) -> dict[str, Any]:

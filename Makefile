@@ -45,6 +45,7 @@ bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed
 	$(BIN)/python benchmarks/data_snapshot.py --dvc $(BENCH_DVC)/bin/dvc
 	$(BIN)/python benchmarks/pipelines.py
 	$(BIN)/python benchmarks/registry.py --mlflow-python $(BENCH_MLFLOW)/bin/python
+	$(BIN)/python benchmarks/evaluation.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_MLFLOW) $(BENCH_DVC) .demo .pytest_cache .ruff_cache

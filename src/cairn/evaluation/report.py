@@ -123,8 +123,9 @@ def _model_plots(ctx: Any) -> list[str]:
         from sklearn.calibration import calibration_curve
         from sklearn.metrics import precision_recall_curve, roc_curve
 
-        models = [(ctx.version.ref, o)] + [
-            (v.ref, outcomes) for v, outcomes in (ctx.reference(r) for r in _known_references(ctx))
+        models = [(f"{ctx.version.ref} (candidate)", o)] + [
+            (f"{ctx.references[role].ref} ({role})", ctx.reference(role)[1])
+            for role in _known_references(ctx)
         ]
         fig, (roc, pr) = plt.subplots(1, 2, figsize=(9, 4))
         for name, outcomes in models:

@@ -226,6 +226,12 @@ def test_slices_below_the_minimum_size_are_not_judged(good_model, credit_holdout
     assert all(s["size"] >= 800 for s in result.detail["slices"])
 
 
+def test_slices_all_too_small_are_skipped_not_passed(good_model, credit_holdout):
+    ctx = context_for(good_model, credit_holdout.head(150))
+    result = run(SliceCheck(metric="auc", min=0.6, min_size=200), ctx)
+    assert result.verdict is Verdict.SKIPPED and "no slice of 200+ rows" in result.message
+
+
 def test_slices_with_a_gap_to_the_whole_set(good_model, credit_holdout):
     ctx = context_for(good_model, credit_holdout)
     result = run(SliceCheck(features=["home_ownership"], max_gap=0.0001), ctx)

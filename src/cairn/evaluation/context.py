@@ -101,6 +101,17 @@ class EvaluationContext:
             self._reference_outcomes[version.id] = Outcomes(self.task, self.y, scores, self.classes)
         return version, self._reference_outcomes[version.id]
 
+    def compared(self) -> list[tuple[str, ModelVersion, Outcomes]]:
+        """The references whose predictions a check has computed (each version once)."""
+        found, seen = [], set()
+        for role, version in self.references.items():
+            if version is None or version.id in seen:
+                continue
+            if version.id in self._reference_outcomes:
+                seen.add(version.id)
+                found.append((role, version, self._reference_outcomes[version.id]))
+        return found
+
     def training_datasets(self) -> list[Any]:
         """The dataset versions the model was trained on (its lineage), oldest first."""
         from cairn.data import get_version
@@ -179,7 +190,8 @@ def labels(frame: pd.DataFrame, label: str, classes: tuple[Any, ...] | None) -> 
                 value=str(column.dtype),
             )
         return values.astype(float)
-    unknown = [v for v in pd.unique(column).tolist() if v not in set(classes)]
+    known = set(classes)
+    unknown = [v for v in pd.unique(column).tolist() if v not in known]
     if unknown:
         raise InvalidInput(
             f"label column {label!r} holds {unknown[:5]}, which the model does not predict "

@@ -124,8 +124,7 @@ def _model_plots(ctx: Any) -> list[str]:
         from sklearn.metrics import precision_recall_curve, roc_curve
 
         models = [(f"{ctx.version.ref} (candidate)", o)] + [
-            (f"{ctx.references[role].ref} ({role})", ctx.reference(role)[1])
-            for role in _known_references(ctx)
+            (f"{version.ref} ({role})", outcomes) for role, version, outcomes in ctx.compared()
         ]
         fig, (roc, pr) = plt.subplots(1, 2, figsize=(9, 4))
         for name, outcomes in models:
@@ -163,16 +162,6 @@ def _model_plots(ctx: Any) -> list[str]:
         hist.set(xlabel="residual (predicted - actual)", title="residuals")
         found.append(_figure(fig, "predictions against labels"))
     return found
-
-
-def _known_references(ctx: Any) -> list[str]:
-    """Roles whose predictions a check already computed (no model is loaded for a plot)."""
-    seen, roles = set(), []
-    for role, version in ctx.references.items():
-        if version is not None and version.id in ctx._reference_outcomes and version.id not in seen:
-            seen.add(version.id)
-            roles.append(role)
-    return roles
 
 
 def _confusion(ax: Any, o: Any) -> None:

@@ -124,10 +124,15 @@ class SliceCheck(Check):
             for e in (failing or ranked)[: self.worst]
         )
         worst = ranked[0]["value"] if ranked else None
+        if not slices and not undefined:  # nothing large enough to judge: said, not passed
+            return Outcome(
+                Verdict.SKIPPED, f"no slice of {self.min_size}+ rows", None, threshold, detail
+            )
         if not slices:
             return Outcome(
                 Verdict.ERRORED,
-                f"no slice of {self.min_size}+ rows with a defined {metric.name}",
+                f"no slice of {self.min_size}+ rows with a defined {metric.name}: "
+                f"{undefined[0]['why']}",
                 None,
                 threshold,
                 detail,

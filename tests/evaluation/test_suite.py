@@ -155,3 +155,28 @@ def test_a_check_that_cannot_run_is_errored_and_the_rest_still_runs(credit_train
     assert [r.verdict for r in results] == [Verdict.ERRORED, Verdict.PASSED, Verdict.PASSED]
     assert "could not run" in results[0].message and "both classes" in results[0].message
     assert results[0].blocks and not results[1].blocks
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_templates_run_on_bundled_data_without_errors(task):
+    from sklearn.datasets import load_diabetes, load_wine
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    loader, model = {
+        "multiclass": (
+            load_wine,
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+        ),
+        "regression": (load_diabetes, LinearRegression()),
+    }[task]
+    frame = loader(as_frame=True).frame
+    features = [c for c in frame.columns if c != "target"]
+    model.fit(frame[features], frame["target"])
+    ctx = context_for(model, frame, features=features, label="target")
+    suite = template_for(task)
+    suite.validate(ctx.task)
+    results = {r.kind + ":" + r.name: r for r in suite.run(ctx)}
+    assert not [r.message for r in results.values() if r.verdict is Verdict.ERRORED]
+    assert all(r.verdict is Verdict.PASSED for r in results.values() if r.kind == "metric")

@@ -104,7 +104,12 @@ def run(
     except NotFound:
         first_champion(console)
         champion = registry.get_version(f"{model}@champion")
-    trained_on = cairn.data.get_version(registry.lineage(champion.ref)["datasets"][0]["ref"])
+    recorded = registry.lineage(champion.ref)["datasets"]
+    if recorded:  # retrain on what the champion was trained on
+        trained_on = cairn.data.get_version(recorded[0]["ref"])
+    else:
+        fresh = credit.make_credit_applications(20_000, seed=7)
+        trained_on = cairn.data.snapshot(fresh, name=TRAINING, description="January")
     train = cairn.data.load(trained_on)
     if holdout is None:
         fresh = credit.make_credit_applications(20_000, seed=21, first_id=5_000_000)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sklearn.datasets import load_iris
@@ -95,6 +96,7 @@ def test_policy_gates_the_alias_and_override_is_recorded(iris):
 @pytest.mark.parametrize(
     ("args", "status", "words"),
     [
+        (["--suite", "iris-gate.yaml"], 1, "FAILED"),  # iris/2 fails: the process says so
         (["--sensitive", "colour"], 2, "sensitive attribute 'colour' is not a column"),
         (["--label", "species"], 2, "label column 'species' is not a column"),
         (["--suite", "nowhere.yaml"], 2, "nowhere.yaml"),
@@ -102,14 +104,15 @@ def test_policy_gates_the_alias_and_override_is_recorded(iris):
 )
 def test_bad_input_exits_two_naming_the_field(iris, args, status, words):
     done = subprocess.run(
-        [sys.executable, "-m", "cairn", "evaluate", "iris/1", "--data", "iris@1", *args],
+        [sys.executable, "-m", "cairn", "evaluate", "iris/2", "--data", "iris@1", *args],
         capture_output=True,
         text=True,
-        env=os.environ.copy(),
+        env={**os.environ, "COLUMNS": "200"},
+        cwd=Path(iris).parent,
         timeout=120,
     )
     assert done.returncode == status, done.stderr
-    assert words in done.stderr
+    assert words in done.stderr + done.stdout
 
 
 def test_a_refused_alias_move_exits_one_with_the_reason(iris):

@@ -46,7 +46,7 @@ app.command("scheduler")(schedules.scheduler)
 def main() -> None:
     """Run the CLI; a cairn error prints its message and exits 2 (bad input) or 1."""
     try:
-        app(standalone_mode=False)
+        status = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
     except CairnError as exc:
         print_error(exc)
         sys.exit(2 if isinstance(exc, InvalidInput | NotFound) else 1)
@@ -61,3 +61,5 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(status, int) and status:
+        sys.exit(status)

@@ -69,13 +69,14 @@ def _show(found: Evaluation) -> None:
     t = table(
         f"evaluation {found.id[:12]} of {found.ref} on {found.dataset} "
         f"(suite {found.suite_name}, {found.row_count:,} rows)",
-        ["verdict", "check", "value", "threshold", "why"],
-        ("why",),
+        ["verdict", "check", "value", "why"],
+        ("check", "why"),
     )
+    t.columns[1].max_width = 40
     for c in found.checks:
         name = c.name if c.blocking else f"{c.name} (advisory)"
         value = "" if c.value is None else f"{c.value:.4g}"
-        t.add_row(f"[{STYLE[c.verdict]}]{c.verdict}[/]", name, value, c.threshold or "", c.message)
+        t.add_row(f"[{STYLE[c.verdict]}]{c.verdict}[/]", name, value, c.message)
     console.print(t)
     verdict = "[bold green]PASSED[/]" if found.passed else "[bold red]FAILED[/]"
     counts = ", ".join(f"{n} {v}" for v, n in found.counts().items() if n)

@@ -168,8 +168,9 @@ def _confusion(ax: Any, o: Any) -> None:
     k = len(o.classes)
     matrix = np.bincount(o.codes * k + o.predicted_codes, minlength=k * k).reshape(k, k)
     ax.imshow(matrix, cmap="Blues")
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, f"{count:,}", ha="center", va="center", fontsize=8)
+    for (i, j), count in np.ndenumerate(matrix):  # k * k cells: a handful
+        colour = "white" if count > matrix.max() / 2 else "black"
+        ax.text(j, i, f"{count:,}", ha="center", va="center", fontsize=8, color=colour)
     ticks = [str(c) for c in o.classes]
     ax.set_xticks(range(k), ticks, rotation=45)
     ax.set_yticks(range(k), ticks)

@@ -1,8 +1,8 @@
 """Budgets: latency per row (one-row requests) and per batch, and the model's stored size.
 
 Latency is measured as a caller sees it, through ``LoadedModel.predict`` with its signature
-check: the median of ``repeat`` calls (fewer, but at least 3, when they take over a second in
-all), after one untimed warm-up call.
+check: the median of ``repeat`` calls (fewer, but at least 3, when they take over half a
+second in all), after one untimed warm-up call.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from cairn.evaluation.checks.base import Check, Outcome, fmt, is_number, require
 from cairn.evaluation.entities import Verdict
 
 MB = 1024 * 1024
-MAX_SECONDS = 1.0  # per measurement: a slow model is measured on fewer calls
+MAX_SECONDS = 0.5  # per measurement: a slow model is measured on fewer calls
 
 
 class BudgetCheck(Check):

@@ -66,6 +66,14 @@ class RobustnessCheck(Check):
         )
 
     def evaluate(self, ctx: Any) -> Outcome:
+        # threadpoolctl comes with scikit-learn: one thread per call is faster for the many
+        # small predictions below, and spares a busy machine's other processes
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return self._evaluate(ctx)
+
+    def _evaluate(self, ctx: Any) -> Outcome:
         rng = np.random.default_rng(self.seed)
         picked = rng.choice(ctx.n, size=min(self.rows, ctx.n), replace=False)
         sample = ctx.inputs.iloc[picked]

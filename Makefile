@@ -46,6 +46,7 @@ bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed
 	$(BIN)/python benchmarks/pipelines.py
 	$(BIN)/python benchmarks/registry.py --mlflow-python $(BENCH_MLFLOW)/bin/python
 	$(BIN)/python benchmarks/serving.py --mlflow-python $(BENCH_MLFLOW)/bin/python
+	$(BIN)/python benchmarks/evaluation.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_MLFLOW) $(BENCH_DVC) .demo .pytest_cache .ruff_cache

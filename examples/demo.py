@@ -10,6 +10,8 @@ cached pipeline that reads it (a second run executes nothing), and see what chan
 drifted month of applications arrives.
 Level 1, deployment: register the pipeline's model, a second person approves it, it is
 deployed and served over HTTP, answers predictions and takes feedback (demo_serving.py).
+Level 2, evaluation: each new version runs the standard suite against the champion before it
+may be promoted; a regressing and a biased version are stopped (demo_evaluation.py).
 Later levels extend this same script.
 """
 
@@ -17,11 +19,13 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # no screen needed
-import demo_serving  # noqa: E402 - the next part of the demo, beside this file
+import demo_evaluation  # the next parts of the demo, beside this file
+import demo_serving
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -215,6 +219,7 @@ def main() -> None:
     )
     pipeline_run, february = versioned_pipeline()
     demo_serving.run(pipeline_run, february)
+    demo_evaluation.run(console=console, reports=Path(os.environ.get("CAIRN_HOME", ".")).parent)
     home = os.environ.get("CAIRN_HOME", ".cairn")
     console.rule("where to look next")
     console.print(

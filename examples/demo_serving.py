@@ -106,8 +106,7 @@ def run(pipeline_run, new_month: pd.DataFrame) -> None:  # noqa: ANN001
     with server(f"{MODEL}@champion") as url, httpx.Client(base_url=url) as http:
         started = time.perf_counter()
         answers = [
-            http.post(f"/v1/models/{MODEL}/predict", json={"records": [row]}).json()
-            for row in rows
+            http.post(f"/v1/models/{MODEL}/predict", json={"records": [row]}).json() for row in rows
         ]
         elapsed = time.perf_counter() - started
         for answer, label in zip(answers, labels, strict=True):

@@ -1,10 +1,12 @@
 """cairn: an MLOps platform that carries a team up the maturity ladder, measured.
 
 The public SDK: ``cairn.start_run`` and the logging shortcuts act on the active run,
-``cairn.Client`` reads what was stored, ``cairn.autolog`` records scikit-learn fits.
+``cairn.Client`` reads what was stored, ``cairn.autolog`` records scikit-learn fits,
+``cairn.evaluation`` runs evaluation suites and gates promotion.
 """
 
-from cairn import errors
+# cairn.evaluation adds the promotion gate to the registry's champion alias on import
+from cairn import errors, evaluation
 from cairn.pipelines import pipeline, step
 from cairn.tracking import (
     ActiveRun,
@@ -32,6 +34,7 @@ __all__ = [
     "autolog",
     "end_run",
     "errors",
+    "evaluation",
     "log_artifact",
     "log_metric",
     "log_metrics",

@@ -9,6 +9,7 @@ import typer
 from cairn.cli import (
     data,
     db,
+    evaluate,
     experiments,
     jobs,
     models,
@@ -31,6 +32,8 @@ app = typer.Typer(
 app.command("config")(settings_cmd.show_config)
 app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
+app.command("evaluate")(evaluate.evaluate_cmd)
+app.add_typer(evaluate.app, name="evaluations")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")
 app.add_typer(pipelines.app, name="pipelines")
@@ -47,7 +50,7 @@ app.command("deployments")(serving.deployments)
 def main() -> None:
     """Run the CLI; a cairn error prints its message and exits 2 (bad input) or 1."""
     try:
-        app(standalone_mode=False)
+        status = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
     except CairnError as exc:
         print_error(exc)
         sys.exit(2 if isinstance(exc, InvalidInput | NotFound) else 1)
@@ -62,3 +65,5 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(status, int) and status:
+        sys.exit(status)

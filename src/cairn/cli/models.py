@@ -134,6 +134,11 @@ def alias_cmd(
     version: int = typer.Argument(None, help="The version number to point the alias at."),
     delete: bool = typer.Option(False, "--delete", help="Remove the alias."),
     history: bool = typer.Option(False, "--history", help="Show every move of the alias."),
+    override_reason: str = typer.Option(
+        None,
+        "--override-reason",
+        help="Pass the evaluation gate anyway, for this reason (recorded).",
+    ),
     as_json: bool = AS_JSON,
 ) -> None:
     """Point NAME@ALIAS at VERSION (atomically, with a record of the move), or show history."""
@@ -158,7 +163,7 @@ def alias_cmd(
     elif version is None:
         raise typer.BadParameter("give the VERSION to point the alias at, or --delete")
     else:
-        move = registry.set_alias(name, alias, version)
+        move = registry.set_alias(name, alias, version, override_reason=override_reason)
     if as_json:
         print_json(move.to_dict())
         return

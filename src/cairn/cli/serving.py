@@ -57,12 +57,16 @@ def deploy(
     ref: str = typer.Argument(..., help="The version to deploy: name/3 or name@alias."),
     target: str = typer.Option("production", "--target", "-t", help="Where it goes."),
     comment: str | None = typer.Option(None, "--comment", "-m", help="Why: kept with it."),
+    override_reason: str | None = typer.Option(
+        None, "--override-reason", help="Deploy without a passing evaluation; recorded."
+    ),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Record the deployment of an approved version (refused if it is not approved)."""
+    """Record the deployment of an approved version (refused if it is not approved, or if its
+    model's evaluation policy is not met)."""
     from cairn.serving.deployments import deploy as record
 
-    done = record(ref, target, comment)
+    done = record(ref, target, comment, override_reason)
     if as_json:
         print_json(done.to_dict())
         return

@@ -71,8 +71,11 @@ def archive_version(ref: str) -> ModelVersion:
     return registry_service().archive_version(ref)
 
 
-def set_alias(name: str, alias: str, version: int) -> AliasMove:
-    return registry_service().set_alias(name, alias, version)
+def set_alias(
+    name: str, alias: str, version: int, *, override_reason: str | None = None
+) -> AliasMove:
+    """Point ``name@alias`` at ``version``; ``override_reason`` passes a guard, recorded."""
+    return registry_service().set_alias(name, alias, version, override_reason=override_reason)
 
 
 def delete_alias(name: str, alias: str) -> AliasMove:

@@ -19,6 +19,7 @@ from cairn.core.timeutil import from_ms
 from cairn.errors import Conflict, InvalidInput, NotFound
 from cairn.registry import flavours
 from cairn.registry.entities import AliasMove, ModelVersion, RegisteredModel
+from cairn.registry.guards import check_alias_move
 from cairn.registry.refs import LATEST, Ref, check_alias, check_name, parse_ref
 from cairn.registry.signature import Signature, infer_signature
 from cairn.store import Store
@@ -372,8 +373,15 @@ class RegistryService:
 
     # aliases -------------------------------------------------------------------------------
 
-    def set_alias(self, name: str, alias: str, version: int) -> AliasMove:
-        """Point ``name@alias`` at ``version``; the move and its record are one transaction."""
+    def set_alias(
+        self, name: str, alias: str, version: int, *, override_reason: str | None = None
+    ) -> AliasMove:
+        """Point ``name@alias`` at ``version``; the move and its record are one transaction.
+
+        A guarded alias (see ``cairn.registry.guards``; ``champion`` when the model has an
+        evaluation policy) moves only if its guards agree, or with an ``override_reason`` they
+        record.
+        """
         check_alias(alias)
         if alias == LATEST:
             raise InvalidInput.for_field("alias", alias, "any name but 'latest', which is kept")
@@ -385,6 +393,7 @@ class RegistryService:
                     field="ref",
                     value=target.ref,
                 )
+            check_alias_move(conn, target, alias, override_reason)
             return self._move(conn, name, alias, target)
 
     def delete_alias(self, name: str, alias: str) -> AliasMove:

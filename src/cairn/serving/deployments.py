@@ -1,9 +1,11 @@
 """Deployments: an approved version put into service on a target (``production`` by default).
 
 ``deploy("credit-risk/3")`` refuses a version whose latest review is not an approval (a second
-person must have approved it) and an archived version. In one transaction it records who
-deployed what, when and under which approval, marks the target's previous deployment replaced
-and adds the lineage edge model version -> deployment.
+person must have approved it), an archived version, and, when its model has an evaluation
+policy, a version without a passing evaluation on that suite (``GateFailed``) unless an
+``override_reason`` is given, which is recorded. In one transaction it records who deployed
+what, when and under which approval, marks the target's previous deployment replaced and adds
+the lineage edge model version -> deployment.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import select, update
 from cairn.core import new_id, now_ms, settings
 from cairn.core.timeutil import from_ms
 from cairn.errors import Conflict, InvalidInput, PermissionDenied
+from cairn.evaluation.gate import check_gate
 from cairn.registry import registry_service
 from cairn.registry.entities import Record
 from cairn.registry.service import MODEL_KIND
@@ -43,7 +46,12 @@ class Deployment(Record):
     replaced_at: datetime | None = None
 
 
-def deploy(ref: str, target: str = DEFAULT_TARGET, comment: str | None = None) -> Deployment:
+def deploy(
+    ref: str,
+    target: str = DEFAULT_TARGET,
+    comment: str | None = None,
+    override_reason: str | None = None,
+) -> Deployment:
     """Record the deployment of the version ``ref`` names to ``target``."""
     if not isinstance(target, str) or not _TARGET.fullmatch(target):
         raise InvalidInput.for_field(
@@ -69,6 +77,7 @@ def deploy(ref: str, target: str = DEFAULT_TARGET, comment: str | None = None) -
                 field="ref",
                 value=version.ref,
             )
+        check_gate(conn, version, "deploy", override_reason)
         now, user = now_ms(), settings().user
         conn.execute(
             update(deployments)

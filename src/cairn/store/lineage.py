@@ -25,11 +25,19 @@ from cairn.core import now_ms, settings
 from cairn.core.timeutil import from_ms
 from cairn.errors import InvalidInput, NotFound
 from cairn.store import Store, open_store
-from cairn.store.schema import dataset_versions, deployments, lineage, model_versions, runs
+from cairn.store.schema import (
+    dataset_versions,
+    deployments,
+    evaluations,
+    lineage,
+    model_versions,
+    runs,
+)
 
 #: Record kinds whose ids are checked to exist when an edge names them, and their tables.
 RECORD_TABLES: dict[str, Table] = {
     "dataset_version": dataset_versions,
+    "evaluation": evaluations,
     "run": runs,
     "model_version": model_versions,
     "deployment": deployments,

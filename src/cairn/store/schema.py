@@ -393,3 +393,54 @@ feedback = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("creator", String(256), nullable=False),
 )
+
+# --- evaluation (revision 0007) --------------------------------------------------------------
+
+# One run of a suite on a model version and a dataset version: every check's result as JSON,
+# the versions it was compared with and the HTML report.
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("version_id", ID, ForeignKey("model_versions.id"), nullable=False),
+    Column("dataset_version_id", ID, ForeignKey("dataset_versions.id"), nullable=False),
+    Column("suite_name", String(128), nullable=False),
+    Column("suite_digest", String(64), nullable=False),  # sha256 of the suite's canonical JSON
+    Column("suite", Text, nullable=False),  # JSON definition
+    Column("passed", Boolean, nullable=False),
+    Column("checks", Text, nullable=False),  # JSON list of check results
+    Column("compared_with", Text, nullable=False),  # JSON: role -> ref and id
+    Column("row_count", BigInteger, nullable=False),
+    Column("report_digest", String(64), nullable=True),  # the HTML report in the artifact store
+    Column("duration_ms", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    Index("ix_evaluations_version", "version_id", "created_at"),
+)
+
+# The suite a model's versions must pass before they become champion or are deployed.
+evaluation_policies = Table(
+    "evaluation_policies",
+    metadata,
+    Column("model_id", ID, ForeignKey("registered_models.id"), primary_key=True),
+    Column("suite_name", String(128), nullable=False),
+    Column("suite", Text, nullable=False),  # JSON definition
+    Column("suite_digest", String(64), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+)
+
+# A gate passed by someone's word instead of a passing evaluation: who, why, and what failed.
+evaluation_overrides = Table(
+    "evaluation_overrides",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("version_id", ID, ForeignKey("model_versions.id"), nullable=False),
+    Column("action", String(64), nullable=False),  # champion, deploy
+    Column("reason", Text, nullable=False),
+    Column("problem", Text, nullable=False),  # why the gate would have refused
+    Column("evaluation_id", ID, ForeignKey("evaluations.id"), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    Index("ix_evaluation_overrides_version", "version_id", "created_at"),
+)

@@ -44,6 +44,7 @@ def cairn_home(tmp_path, monkeypatch) -> Iterator[os.PathLike]:
         "CAIRN_USER",
         "CAIRN_EXPERIMENT",
         "CAIRN_AUTO_MIGRATE",
+        "CAIRN_ONLINE_STORE",
     ):
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "cairn-home"

@@ -25,12 +25,13 @@ from cairn.core import now_ms, settings
 from cairn.core.timeutil import from_ms
 from cairn.errors import InvalidInput, NotFound
 from cairn.store import Store, open_store
-from cairn.store.schema import dataset_versions, lineage, runs
+from cairn.store.schema import dataset_versions, feature_definitions, lineage, runs
 
 #: Record kinds whose ids are checked to exist when an edge names them, and their tables.
 RECORD_TABLES: dict[str, Table] = {
     "dataset_version": dataset_versions,
     "run": runs,
+    "feature_view": feature_definitions,
 }
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")  # kinds and relations: short snake_case words

@@ -6,7 +6,18 @@ import sys
 
 import typer
 
-from cairn.cli import data, db, experiments, jobs, models, pipelines, runs, schedules, settings_cmd
+from cairn.cli import (
+    data,
+    db,
+    experiments,
+    features,
+    jobs,
+    models,
+    pipelines,
+    runs,
+    schedules,
+    settings_cmd,
+)
 from cairn.cli.output import print_error
 from cairn.errors import CairnError, InvalidInput, NotFound
 
@@ -21,6 +32,7 @@ app.command("config")(settings_cmd.show_config)
 app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
+app.add_typer(features.app, name="features")
 app.add_typer(models.app, name="models")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(runs.app, name="runs")

@@ -243,11 +243,10 @@ def _import(module: str, qualname: str, file: str | None) -> Callable[..., Any]:
 
 
 def load_file(path: str | Path) -> Any:
-    """Import a Python file as a module of its own (definitions files, CLI ``apply``)."""
+    """Import a Python file as a module of its own (definitions files, CLI ``apply``), afresh:
+    an edited file is read again."""
     path = Path(path).absolute()
     name = f"cairn_features_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
-    if name in sys.modules:
-        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise InvalidInput.for_field("path", str(path), "a Python file")

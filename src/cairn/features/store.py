@@ -55,7 +55,7 @@ class Materialization:
     start: datetime | None
     end: datetime
     rows: int
-    written: int
+    written: int | None  # None in the history: only the call that wrote knows
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -354,6 +354,28 @@ class FeatureStore:
                 )
             )
         return done
+
+    def materializations(self, view: str) -> list[Materialization]:
+        """Every materialization of any version of the view, oldest first."""
+        by_id = {a.id: a for a in self.versions("feature_view", view)}
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(feature_materializations)
+                .where(feature_materializations.c.view_id.in_(list(by_id)))
+                .order_by(feature_materializations.c.created_at)
+            ).mappings()
+            return [
+                Materialization(
+                    view,
+                    by_id[row["view_id"]].version,
+                    row["online_store"],
+                    from_ms(row["start_ms"]),
+                    from_ms(row["end_ms"]),
+                    row["rows"],
+                    None,
+                )
+                for row in rows
+            ]
 
     def watermark(self, vp: ViewPlan) -> int | None:
         """The end (ms) of the view version's last materialization into this online store."""

@@ -137,11 +137,11 @@ def historical_features(
     entities: pa.Table,
     timestamp: str,
     plan: list[tuple[FeatureView, list[str]]],
-) -> dict[str, pa.ChunkedArray]:
-    """Per stored feature, its point-in-time values for the entity rows, in their order.
+) -> pa.Table:
+    """The point-in-time values of the stored features for the entity rows, in their order.
 
     ``entities`` holds the join keys and ``timestamp``; ``plan`` the views and the stored
-    features wanted from each.
+    features wanted from each. Column ``f{i}.{name}``: feature ``name`` of the i-th view.
     """
     con = sources.con
     con.register(
@@ -176,12 +176,7 @@ def historical_features(
     rows = result.column(0).to_numpy()
     order = np.empty(len(rows), dtype=np.int64)
     order[rows] = np.arange(len(rows))
-    result = result.take(order)
-    out = {}
-    for i, (_view, names) in enumerate(plan):
-        for name in names:
-            out[f"f{i}.{name}"] = result.column(f"f{i}.{name}")
-    return out
+    return result.drop_columns([ROW]).combine_chunks().take(order)
 
 
 def latest_rows(sources: Sources, view: FeatureView, start: Any | None, end: Any) -> pa.Table:

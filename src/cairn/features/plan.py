@@ -34,6 +34,16 @@ class ViewPlan:
     derived: list[str] = field(default_factory=list)
     codec: Codec | None = None
 
+    def __post_init__(self) -> None:
+        ttl = self.view.ttl
+        self.ttl_ms = None if ttl is None else int(ttl.total_seconds() * 1000)
+
+    @property
+    def slots(self) -> list[int]:
+        """The position in a record of each stored feature wanted."""
+        names = [f.name for f in self.view.features]
+        return [names.index(name) for name in self.stored]
+
     @property
     def namespace(self) -> str:
         """Where this version's records live in the online store."""
@@ -46,10 +56,6 @@ class ViewPlan:
             )
         return f"{self.view.name}@{self.applied.version}"
 
-    @property
-    def ttl_ms(self) -> int | None:
-        return None if self.view.ttl is None else int(self.view.ttl.total_seconds() * 1000)
-
     def dtype(self, name: str) -> str:
         for f in (*self.view.features, *self.view.derived):
             if f.name == name:
@@ -59,18 +65,23 @@ class ViewPlan:
 
 @dataclass
 class Plan:
+    """What a request reads and computes; the derived fields are worked out once, as plans
+    are kept and reused by every lookup of the same shape."""
+
     views: list[ViewPlan]
     outputs: list[tuple[ViewPlan, str]]  # (view, feature) per output column, in order
 
-    @property
-    def join_keys(self) -> list[str]:
-        return list(dict.fromkeys(k for vp in self.views for k in vp.view.join_keys))
+    def __post_init__(self) -> None:
+        self.join_keys = list(dict.fromkeys(k for vp in self.views for k in vp.view.join_keys))
+        self.computes = any(vp.derived for vp in self.views)
+        self.dtypes = {name: vp.dtype(name) for vp, name in self.outputs}
+        # the online fast path: (view plan, namespace, positions of its wanted features)
+        self.reads: list[tuple[ViewPlan, str, list[int]]] | None = None
 
-    @property
-    def request(self) -> list[str]:
-        return list(
-            dict.fromkeys(f.name for vp in self.views if vp.derived for f in vp.view.request)
-        )
+    def online_reads(self) -> list[tuple[ViewPlan, str, list[int]]]:
+        if self.reads is None:
+            self.reads = [(vp, vp.namespace, vp.slots) for vp in self.views]
+        return self.reads
 
 
 def make_plan(

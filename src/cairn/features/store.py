@@ -252,14 +252,15 @@ class FeatureStore:
         try:
             table = offline.entity_table(frame, [*plan.join_keys, timestamp])
             wanted = [(vp.view, vp.stored) for vp in plan.views if vp.stored]
-            columns = offline.historical_features(sources, table, timestamp, wanted)
+            found = offline.historical_features(sources, table, timestamp, wanted)
         finally:
             sources.con.close()
+        columns = found.to_pandas(types_mapper=_pandas_type, self_destruct=True)
+        columns.index = frame.index
         stored: dict[str, dict[str, Any]] = {vp.view.name: {} for vp in plan.views}
         for i, (view, names) in enumerate(wanted):
             for name in names:
-                values = columns[f"f{i}.{name}"]
-                stored[view.name][name] = _series(values, _dtype(view, name), frame.index)
+                stored[view.name][name] = columns[f"f{i}.{name}"]
         return _assemble(frame, plan, stored), sources, plan
 
     def training_set(
@@ -410,13 +411,12 @@ class FeatureStore:
         """
         plan = self.plan(features)
         columns = _key_columns(entity_keys, plan)
-        if not plan.request and not any(vp.derived for vp in plan.views):
+        if not plan.computes:
             out = dict(columns)
-            for name, values in self._stored_online(plan, columns).items():
-                out[name] = values
-            return OnlineFeatures(out, _output_dtypes(plan))
+            out.update(self._stored_online(plan, columns))
+            return OnlineFeatures(out, plan.dtypes)
         frame = self.fill_request(columns, features)
-        return OnlineFeatures({c: frame[c].tolist() for c in frame.columns}, _output_dtypes(plan))
+        return OnlineFeatures({c: frame[c].tolist() for c in frame.columns}, plan.dtypes)
 
     def fill_request(self, frame: Any, features: Any) -> pd.DataFrame:
         """The request rows completed with their features from the online store.
@@ -448,21 +448,19 @@ class FeatureStore:
         """Per stored feature, its online values for the entities (None: missing or expired)."""
         out: dict[Any, list[Any]] = {}
         now = time.time_ns() // 1_000_000
-        for vp in plan.views:
+        for vp, namespace, slots in plan.online_reads():
             keys = _keys(columns, vp.view.join_keys)
-            records = (
-                [self.online.read_one(vp.namespace, keys[0])]
-                if len(keys) == 1
-                else self.online.read(vp.namespace, keys)
-            )
-            ttl = vp.ttl_ms
-            slots = [vp.view.features.index(f) for f in _features_named(vp.view, vp.stored)]
+            if len(keys) == 1:
+                records = [self.online.read_one(namespace, keys[0])]
+            else:
+                records = self.online.read(namespace, keys)
+            ttl, unpack = vp.ttl_ms, vp.codec.unpack
             rows = []
             for record in records:
                 if record is None:
                     rows.append(None)
                     continue
-                event, values = vp.codec.unpack(record)
+                event, values = unpack(record)
                 rows.append(None if ttl is not None and now - event > ttl else values)
             for name, slot in zip(vp.stored, slots, strict=True):
                 key = (vp.view.name, name) if by_view else name
@@ -550,19 +548,13 @@ def _keys(columns: Mapping[str, list[Any]], join_keys: Sequence[str]) -> list[st
 
 def _key_columns(entity_keys: Any, plan: Plan) -> dict[str, list[Any]]:
     """Entity keys (and request values) as columns of equal length."""
-    import pandas as pd
-
-    if isinstance(entity_keys, pd.DataFrame):
+    if isinstance(entity_keys, Mapping):  # the common case first: it is on the hot path
+        columns = {k: _as_list(v) for k, v in entity_keys.items()}
+    elif isinstance(entity_keys, list) and all(isinstance(r, Mapping) for r in entity_keys):
+        names = list(dict.fromkeys(k for row in entity_keys for k in row))
+        columns = {k: [row.get(k) for row in entity_keys] for k in names}
+    elif hasattr(entity_keys, "columns") and hasattr(entity_keys, "to_dict"):  # a DataFrame
         columns = {c: entity_keys[c].tolist() for c in entity_keys.columns}
-    elif isinstance(entity_keys, Mapping):
-        columns = {
-            k: list(v) if isinstance(v, list | tuple) or hasattr(v, "__array__") else [v]
-            for k, v in entity_keys.items()
-        }
-    elif isinstance(entity_keys, Sequence) and all(isinstance(r, Mapping) for r in entity_keys):
-        columns = (
-            {k: [row.get(k) for row in entity_keys] for k in entity_keys[0]} if entity_keys else {}
-        )
     else:
         raise InvalidInput.for_field(
             "entity_keys", entity_keys, "a mapping of join key to value(s), rows or a DataFrame"
@@ -576,6 +568,18 @@ def _key_columns(entity_keys: Any, plan: Plan) -> dict[str, list[Any]]:
                 value=key,
             )
     return columns
+
+
+def _as_list(value: Any) -> list[Any]:
+    """One value, or a list, tuple, array or Series of values, as a list."""
+    if type(value) is list:
+        return value
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "tolist"):
+        found = value.tolist()
+        return found if isinstance(found, list) else [found]
+    return [value]
 
 
 def _require_columns(frame: Any, columns: Sequence[str], field: str) -> None:
@@ -635,22 +639,17 @@ def transform(view: FeatureView, stored: dict[str, Any], request: pd.DataFrame) 
     return result
 
 
-def _series(values: pa.ChunkedArray, dtype: str, index: Any) -> pd.Series:
+def _pandas_type(arrow_type: pa.DataType) -> Any:
+    """The nullable pandas dtype of an int or bool feature (``PANDAS_DTYPES``), else None."""
     import pandas as pd
 
-    return pd.Series(values.to_pandas(), index=index).astype(PANDAS_DTYPES[dtype])
+    if arrow_type == pa.int64():
+        return pd.Int64Dtype()
+    return pd.BooleanDtype() if arrow_type == pa.bool_() else None
 
 
 def _dtype(view: FeatureView, name: str) -> str:
     return next(f.dtype for f in (*view.features, *view.derived) if f.name == name)
-
-
-def _features_named(view: FeatureView, names: Sequence[str]) -> list[Any]:
-    return [f for f in view.features if f.name in names]
-
-
-def _output_dtypes(plan: Plan) -> dict[str, str]:
-    return {name: _dtype(vp.view, name) for vp, name in plan.outputs}
 
 
 def _same(a: Any, b: Any) -> bool:

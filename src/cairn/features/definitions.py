@@ -442,6 +442,11 @@ class FeatureService:
             refs.extend(f"{view.name}:{name}" for name in names)
         return refs
 
+    @property
+    def feature_names(self) -> list[str]:
+        """The output column of each feature, in order."""
+        return [ref.partition(":")[2] for ref in self.refs()]
+
     def spec(self) -> dict[str, Any]:
         return {"name": self.name, "features": self.refs(), "description": self.description}
 

@@ -177,7 +177,7 @@ class FeatureStore:
                 items.extend(item)
             else:
                 items.append(item)
-        for item in list(items):
+        for item in items:  # grows as it goes: a service brings its views, a view its entities
             if isinstance(item, FeatureService):
                 items.extend(item.views)
             if isinstance(item, FeatureView):

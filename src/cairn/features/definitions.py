@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cairn.errors import Conflict, InvalidInput
+from cairn.errors import Conflict, InvalidInput, NotFound
 
 #: Feature types: DuckDB's name for each, used when reading sources.
 DTYPES: dict[str, str] = {
@@ -397,9 +397,7 @@ class FeatureSelection:
                 raise unknown_feature(self.view, name)
 
 
-def unknown_feature(view: FeatureView, name: str) -> InvalidInput:
-    from cairn.errors import NotFound
-
+def unknown_feature(view: FeatureView, name: str) -> NotFound:
     return NotFound(
         f"feature view {view.name!r} has no feature {name!r}; it has: "
         + ", ".join(view.feature_names),

@@ -44,9 +44,8 @@ class ViewPlan:
         names = [f.name for f in self.view.features]
         return [names.index(name) for name in self.stored]
 
-    @property
-    def namespace(self) -> str:
-        """Where this version's records live in the online store."""
+    def require_applied(self) -> Applied:
+        """The stored version of this definition; InvalidInput naming the view if none."""
         if self.applied is None:
             raise InvalidInput(
                 f"feature view {self.view.name!r} is not applied as it is defined here: "
@@ -54,7 +53,12 @@ class ViewPlan:
                 field="feature_view",
                 value=self.view.name,
             )
-        return f"{self.view.name}@{self.applied.version}"
+        return self.applied
+
+    @property
+    def namespace(self) -> str:
+        """Where this version's records live in the online store."""
+        return f"{self.view.name}@{self.require_applied().version}"
 
     def dtype(self, name: str) -> str:
         for f in (*self.view.features, *self.view.derived):

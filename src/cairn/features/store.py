@@ -274,13 +274,10 @@ class FeatureStore:
     ) -> DatasetVersion:
         """Historical features snapshotted as a dataset version, with lineage to the views."""
         frame, sources, plan = self._historical(entity_df, features, timestamp)
-        for vp in plan.views:
-            vp.namespace  # noqa: B018 - refuses a view that is not applied
+        applied = [vp.require_applied() for vp in plan.views]
         version = self.data.snapshot(frame, name, description)
         edges = [
-            Edge("feature_view", vp.applied.id, "dataset_version", version.id, "features")
-            for vp in plan.views
-            if vp.applied is not None
+            Edge("feature_view", a.id, "dataset_version", version.id, "features") for a in applied
         ]
         edges += [
             Edge("dataset_version", read.id, "dataset_version", version.id, "source")
@@ -396,7 +393,7 @@ class FeatureStore:
         names = [f"{v}:*" if isinstance(v, str) and ":" not in v else v for v in views]
         plans = self.plan(names).views
         for vp in plans:
-            vp.namespace  # noqa: B018 - refuses a view that is not applied
+            vp.require_applied()
         return plans
 
     # online ----------------------------------------------------------------------------

@@ -10,6 +10,8 @@ what materialization writes to the online store. Both read a view's rows through
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +32,31 @@ TS = "__cairn_ts"
 CREATED = "__cairn_created"
 
 
+_database: duckdb.DuckDBPyConnection | None = None
+_database_lock = threading.Lock()
+
+
 def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB in UTC (timestamps with a zone become UTC times without one)."""
+    """A connection (a cursor of one in-memory DuckDB kept per process: opening a database
+    costs tens of milliseconds) in UTC, so timestamps with a zone become UTC times without one.
+    Its temporary views and registrations are its own and go when it is closed."""
+    global _database
     import duckdb
 
-    con = duckdb.connect()
+    with _database_lock:
+        if _database is None:
+            _database = duckdb.connect()
+        con = _database.cursor()
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def _forget_after_fork() -> None:
+    global _database
+    _database = None  # a forked child must not use its parent's database and its threads
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def quote(name: str) -> str:

@@ -66,8 +66,13 @@ def test_apply_list_show_materialize_get(definitions):
     definitions.write_text(definitions.read_text().replace("days=7", "days=3"))
     assert "scores@2" in cli("features", "apply", str(definitions)).output
 
-    listed = cli("features", "list").output
-    assert "scores" in listed and "ttl 72 h" in listed and "credit" in listed
+    listed = json.loads(cli("features", "list", "--json").output)
+    assert [(a["kind"], a["name"], a["version"]) for a in listed] == [
+        ("entity", "applicant", 1),
+        ("feature_service", "credit", 1),
+        ("feature_view", "scores", 2),
+    ]
+    assert "scores" in cli("features", "list").output
 
     done = json.loads(cli("features", "materialize", "--json").output)
     assert [(m["view"], m["version"], m["rows"]) for m in done] == [("scores", 2, 2)]

@@ -186,3 +186,14 @@ def test_a_changed_transformation_is_refused(feature_store, source):
     with pytest.raises(Conflict) as caught:
         replace(stored, transformation=edited).transform_function()
     assert caught.value.field == "transformation"
+
+
+def test_resolved_plans_stay_bounded(feature_store, source, monkeypatch):
+    from cairn.features import store as store_module
+
+    monkeypatch.setattr(store_module, "MAX_PLANS", 3)
+    view = profile_view(source)
+    feature_store.apply(view)
+    for _ in range(10):  # a new list each call, as callers often write it
+        feature_store.get_online_features({"applicant_id": 1}, [view["score"]])
+    assert len(feature_store._plans) == 3

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from cairn.data import DataService, DatasetVersion
 
 KEY_SEPARATOR = "\x1f"  # between the parts of a composite entity key
+MAX_PLANS = 256  # resolved requests kept per store, oldest dropped first
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,8 @@ class FeatureStore:
         if cached is not None:
             return cached[1]
         plan = make_plan(features, self._view_by_name, self.feature_service, self._applied_of)
+        if len(self._plans) >= MAX_PLANS:  # callers that build a new list per call: stay bounded
+            self._plans.pop(next(iter(self._plans), None), None)
         self._plans[key] = (features, plan)  # keeps the object alive, so its id stays unique
         return plan
 

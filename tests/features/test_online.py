@@ -197,3 +197,14 @@ def test_resolved_plans_stay_bounded(feature_store, source, monkeypatch):
     for _ in range(10):  # a new list each call, as callers often write it
         feature_store.get_online_features({"applicant_id": 1}, [view["score"]])
     assert len(feature_store._plans) == 3
+
+
+def test_materialize_a_time_range(feature_store, source):
+    feature_store.apply(profile_view(source))
+    [done] = feature_store.materialize(start=hours_ago(9), end=hours_ago(6))
+    assert done.rows == 1  # only applicant 2's row arrived in that window
+    got = feature_store.get_online_features({"applicant_id": [1, 2]}, ["profile:score"]).to_dict()
+    assert got["score"] == [None, 600]
+    with pytest.raises(InvalidInput) as backwards:
+        feature_store.materialize(start=hours_ago(1), end=hours_ago(2))
+    assert backwards.value.field == "start"

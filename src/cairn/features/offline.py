@@ -157,8 +157,10 @@ def historical_features(
     entities: pa.Table,
     timestamp: str,
     plan: list[tuple[FeatureView, list[str]]],
-) -> pa.Table:
-    """The point-in-time values of the stored features for the entity rows, in their order.
+    index: Any,
+) -> pd.DataFrame:
+    """The point-in-time values of the stored features for the entity rows, in their order
+    and with their ``index``.
 
     ``entities`` holds the join keys and ``timestamp``; ``plan`` the views and the stored
     features wanted from each. Column ``f{i}.{name}``: feature ``name`` of the i-th view.
@@ -193,10 +195,22 @@ def historical_features(
     finally:
         con.unregister("__cairn_entities")
     # ASOF joins do not keep the entity order: put the rows back with the inverse permutation
+    # (a take on pandas' consolidated blocks is the cheapest way measured)
     rows = result.column(0).to_numpy()
     order = np.empty(len(rows), dtype=np.int64)
     order[rows] = np.arange(len(rows))
-    return result.drop_columns([ROW]).combine_chunks().take(order)
+    frame = result.drop_columns([ROW]).to_pandas(types_mapper=_pandas_type).take(order)
+    frame.index = index
+    return frame
+
+
+def _pandas_type(arrow_type: pa.DataType) -> Any:
+    """The nullable pandas dtype of an int or bool feature (as ``PANDAS_DTYPES``), else None."""
+    import pandas as pd
+
+    if arrow_type == pa.int64():
+        return pd.Int64Dtype()
+    return pd.BooleanDtype() if arrow_type == pa.bool_() else None
 
 
 def latest_rows(sources: Sources, view: FeatureView, start: Any | None, end: Any) -> pa.Table:

@@ -255,11 +255,9 @@ class FeatureStore:
         try:
             table = offline.entity_table(frame, [*plan.join_keys, timestamp])
             wanted = [(vp.view, vp.stored) for vp in plan.views if vp.stored]
-            found = offline.historical_features(sources, table, timestamp, wanted)
+            columns = offline.historical_features(sources, table, timestamp, wanted, frame.index)
         finally:
             sources.con.close()
-        columns = found.to_pandas(types_mapper=_pandas_type, self_destruct=True)
-        columns.index = frame.index
         stored: dict[str, dict[str, Any]] = {vp.view.name: {} for vp in plan.views}
         for i, (view, names) in enumerate(wanted):
             for name in names:
@@ -637,15 +635,6 @@ def transform(view: FeatureView, stored: dict[str, Any], request: pd.DataFrame) 
             )
         result[f.name] = pd.Series(out[f.name], index=request.index).astype(PANDAS_DTYPES[f.dtype])
     return result
-
-
-def _pandas_type(arrow_type: pa.DataType) -> Any:
-    """The nullable pandas dtype of an int or bool feature (``PANDAS_DTYPES``), else None."""
-    import pandas as pd
-
-    if arrow_type == pa.int64():
-        return pd.Int64Dtype()
-    return pd.BooleanDtype() if arrow_type == pa.bool_() else None
 
 
 def _dtype(view: FeatureView, name: str) -> str:

@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_MLFLOW := .venv-bench-mlflow
 BENCH_DVC := .venv-bench-dvc
+BENCH_FEAST := .venv-bench-feast
 
 .PHONY: demo test lint bench clean
 
@@ -40,13 +41,21 @@ $(BENCH_DVC)/.installed:
 	$(BENCH_DVC)/bin/python -m pip install --quiet 'dvc==3.67.1'
 	@touch $@
 
-bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed
+# Feast pins pandas<3 itself: its resolver picks a pandas 2 release.
+$(BENCH_FEAST)/.installed:
+	$(PYTHON) -m venv $(BENCH_FEAST)
+	$(BENCH_FEAST)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_FEAST)/bin/python -m pip install --quiet 'feast[duckdb,redis]==0.67.0'
+	@touch $@
+
+bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed $(BENCH_FEAST)/.installed
 	$(BIN)/python benchmarks/tracking.py --mlflow-python $(BENCH_MLFLOW)/bin/python
 	$(BIN)/python benchmarks/data_snapshot.py --dvc $(BENCH_DVC)/bin/dvc
 	$(BIN)/python benchmarks/pipelines.py
 	$(BIN)/python benchmarks/registry.py --mlflow-python $(BENCH_MLFLOW)/bin/python
 	$(BIN)/python benchmarks/serving.py --mlflow-python $(BENCH_MLFLOW)/bin/python
 	$(BIN)/python benchmarks/evaluation.py
+	$(BIN)/python benchmarks/features.py --feast-python $(BENCH_FEAST)/bin/python
 
 clean:
-	rm -rf $(VENV) $(BENCH_MLFLOW) $(BENCH_DVC) .demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_MLFLOW) $(BENCH_DVC) $(BENCH_FEAST) .demo .pytest_cache .ruff_cache

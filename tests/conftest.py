@@ -44,6 +44,7 @@ def cairn_home(tmp_path, monkeypatch) -> Iterator[os.PathLike]:
         "CAIRN_USER",
         "CAIRN_EXPERIMENT",
         "CAIRN_AUTO_MIGRATE",
+        "CAIRN_ONLINE_STORE",
     ):
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "cairn-home"
@@ -231,3 +232,22 @@ def s3_env(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("CAIRN_S3_ENDPOINT_URL", s3_server)
     return s3_server
+
+
+# Redis: the server on loopback ------------------------------------------------------------
+
+REDIS_URI = os.environ.get("CAIRN_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_uri() -> str:
+    """The URI of the Redis server the tests use (skipped outside CI when it is not running)."""
+    try:
+        import redis
+    except ImportError:
+        service_missing("the redis client is not installed (pip install 'cairn[redis]')")
+    try:
+        redis.Redis.from_url(REDIS_URI, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis is not reachable at {REDIS_URI}: {exc.__class__.__name__}")
+    return REDIS_URI

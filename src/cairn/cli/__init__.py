@@ -11,6 +11,7 @@ from cairn.cli import (
     db,
     evaluate,
     experiments,
+    features,
     jobs,
     models,
     pipelines,
@@ -35,6 +36,7 @@ app.add_typer(db.app, name="db")
 app.command("evaluate")(evaluate.evaluate_cmd)
 app.add_typer(evaluate.app, name="evaluations")
 app.add_typer(experiments.app, name="experiments")
+app.add_typer(features.app, name="features")
 app.add_typer(models.app, name="models")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(runs.app, name="runs")

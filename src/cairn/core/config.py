@@ -22,6 +22,7 @@ ENV_VARS = {
     "s3_endpoint_url": "CAIRN_S3_ENDPOINT_URL",
     "user": "CAIRN_USER",
     "auto_migrate": "CAIRN_AUTO_MIGRATE",
+    "online_store": "CAIRN_ONLINE_STORE",
 }
 
 
@@ -33,6 +34,7 @@ class Settings:
     s3_endpoint_url: str | None
     user: str
     auto_migrate: bool
+    online_store: str
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def describe(self) -> list[tuple[str, str, str]]:
@@ -115,6 +117,7 @@ def settings() -> Settings:
     )
     user = str(pick("user", None, "OS user") or default_user())
     auto_migrate = _parse_bool("auto_migrate", pick("auto_migrate", True))
+    online_store = str(pick("online_store", f"sqlite:///{home / 'online.db'}"))
     return Settings(
         home=home,
         uri=uri,
@@ -122,5 +125,6 @@ def settings() -> Settings:
         s3_endpoint_url=str(endpoint) if endpoint else None,
         user=user,
         auto_migrate=auto_migrate,
+        online_store=online_store,
         sources=sources,
     )

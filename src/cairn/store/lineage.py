@@ -29,6 +29,7 @@ from cairn.store.schema import (
     dataset_versions,
     deployments,
     evaluations,
+    feature_definitions,
     lineage,
     model_versions,
     runs,
@@ -41,6 +42,7 @@ RECORD_TABLES: dict[str, Table] = {
     "run": runs,
     "model_version": model_versions,
     "deployment": deployments,
+    "feature_view": feature_definitions,
 }
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")  # kinds and relations: short snake_case words

@@ -347,6 +347,8 @@ approvals = Table(
     Index("ix_approvals_version", "version_id", "created_at"),
 )
 
+# --- serving: deployments, prediction log, feedback (revision 0006) --------------------------
+
 # A version put into service on a target (an environment name); a newer deployment to the same
 # target replaces the older one. ``approval_id`` is the approval that allowed it.
 deployments = Table(
@@ -443,4 +445,38 @@ evaluation_overrides = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("creator", String(256), nullable=False),
     Index("ix_evaluation_overrides_version", "version_id", "created_at"),
+)
+
+# --- feature store (revision 0008) -----------------------------------------------------------
+
+# Every applied version of an entity, feature view or feature service: ``spec`` is its JSON
+# definition and ``digest`` the hash of it, so applying the same definition again is a no-op.
+feature_definitions = Table(
+    "feature_definitions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(32), nullable=False),  # entity, feature_view, feature_service
+    Column("name", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("spec", Text, nullable=False),  # JSON
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    UniqueConstraint("kind", "name", "version", name="uq_feature_definitions_version"),
+)
+
+# Each window of a view's rows written to an online store; the last ``end_ms`` of a view
+# version and store is the watermark incremental materialization starts from.
+feature_materializations = Table(
+    "feature_materializations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("view_id", ID, ForeignKey("feature_definitions.id"), nullable=False),
+    Column("online_store", String(512), nullable=False),
+    Column("start_ms", BigInteger, nullable=True),  # None: from the beginning
+    Column("end_ms", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    Index("ix_feature_materializations_view", "view_id", "online_store", "end_ms"),
 )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import IntegrityError as StoreIntegrityError
 
 from cairn.artifacts import ArtifactStore, open_artifact_store, validate_logical_path
 from cairn.core import new_id, now_ms, settings
@@ -101,10 +102,16 @@ class TrackingService:
         with self.store.read() as conn:
             found = self._find_experiment(conn, name)
         if found is None:
-            with self.store.write() as conn:  # re-check under the write lock: another may win
-                found = self._find_experiment(conn, name) or self._insert_experiment(
-                    conn, name, None
-                )
+            try:
+                with self.store.write() as conn:  # re-check under the write lock: another may win
+                    found = self._find_experiment(conn, name) or self._insert_experiment(
+                        conn, name, None
+                    )
+            except StoreIntegrityError:  # PostgreSQL takes no lock up front: another process won
+                with self.store.read() as conn:
+                    found = self._find_experiment(conn, name)
+                if found is None:
+                    raise
         self._experiments[name] = found
         return found
 

@@ -12,6 +12,8 @@ Level 1, deployment: register the pipeline's model, a second person approves it,
 deployed and served over HTTP, answers predictions and takes feedback (demo_serving.py).
 Level 2, evaluation: each new version runs the standard suite against the champion before it
 may be promoted; a regressing and a biased version are stopped (demo_evaluation.py).
+Level 2, feature store: train from point-in-time features, serve a request that carries only
+an applicant id (demo_features.py).
 Later levels extend this same script.
 """
 
@@ -25,6 +27,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no screen needed
 import demo_evaluation  # the next parts of the demo, beside this file
+import demo_features
 import demo_serving
 import matplotlib.pyplot as plt
 import numpy as np
@@ -220,6 +223,8 @@ def main() -> None:
     pipeline_run, february = versioned_pipeline()
     demo_serving.run(pipeline_run, february)
     demo_evaluation.run(console=console, reports=Path(os.environ.get("CAIRN_HOME", ".")).parent)
+    console.rule("[bold]Level 2: one feature definition for training and serving")
+    demo_features.run(folder=Path(os.environ.get("CAIRN_HOME", ".")).parent / "feature-data")
     home = os.environ.get("CAIRN_HOME", ".cairn")
     console.rule("where to look next")
     console.print(

@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -42,6 +43,7 @@ from cairn.features import (
     FeatureView,
     ParquetSource,
 )
+from cairn.serving import serving_in_background
 
 BUREAU = ["credit_score", "num_credit_lines", "num_delinquencies", "debt_to_income"]
 APPLICATION = {
@@ -174,6 +176,21 @@ def run(
     say(f"request {{'applicant_id': {applicant_id}}} -> default probability {probability:.3f}")
     say(filled.T.to_string(header=False))
 
+    with cairn.start_run(experiment="feature-store-demo") as run:
+        run.log_input(training_version)
+        version = run.log_model(
+            model, name="credit-features", input_example=model_inputs(training.head(), columns)
+        )
+    with serving_in_background(version.ref, "--features", service.name) as url:
+        served = httpx.post(
+            f"{url}/v1/models/credit-features/predict",
+            json={"records": [{"applicant_id": applicant_id}]},  # only the id, over HTTP
+        ).json()
+    say(
+        f"cairn serve {version.ref} --features {service.name}: the same request over HTTP -> "
+        f"{served['probabilities'][0][1]:.3f}"
+    )
+
     skew = features.check_skew(service, sample=200)
     say(
         f"skew check on {skew.entities} applicants: {'no mismatch' if skew.ok else skew.mismatch_counts()}"
@@ -185,6 +202,7 @@ def run(
         "applicant_id": applicant_id,
         "online": filled.iloc[0].to_dict(),
         "probability": probability,
+        "served": served,
         "skew_ok": skew.ok,
         "features": columns,
     }

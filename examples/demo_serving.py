@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ from rich.console import Console
 import cairn
 from cairn.datasets import credit
 from cairn.errors import PermissionDenied
-from cairn.serving import read_predictions
+from cairn.serving import read_predictions, serving_in_background
 from cairn.serving.deployments import deploy
 
 console = Console()
@@ -42,29 +40,6 @@ def as_user(name: str) -> Iterator[None]:
             os.environ.pop("CAIRN_USER")
         else:
             os.environ["CAIRN_USER"] = previous
-
-
-@contextlib.contextmanager
-def server(ref: str) -> Iterator[str]:
-    """`cairn serve ref` in its own process on a free loopback port, until the block ends."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [sys.executable, "-m", "cairn", "serve", ref, "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            if process.poll() is not None:
-                raise RuntimeError(f"cairn serve failed: {process.stderr.read().decode()}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()  # graceful: answers what is in flight, writes the prediction log
-        process.wait(timeout=60)
 
 
 def run(pipeline_run, new_month: pd.DataFrame) -> None:  # noqa: ANN001
@@ -103,7 +78,7 @@ def run(pipeline_run, new_month: pd.DataFrame) -> None:  # noqa: ANN001
 
     rows = json.loads(new_month[features].head(300).to_json(orient="records"))
     labels = new_month[credit.LABEL].head(300).tolist()
-    with server(f"{MODEL}@champion") as url, httpx.Client(base_url=url) as http:
+    with serving_in_background(f"{MODEL}@champion") as url, httpx.Client(base_url=url) as http:
         started = time.perf_counter()
         answers = [
             http.post(f"/v1/models/{MODEL}/predict", json={"records": [row]}).json() for row in rows

@@ -33,3 +33,6 @@ def test_demo_trains_from_the_store_and_serves_an_id_only_request(tmp_path):
         online["loan_amount"] / online["annual_income"]
     )
     assert 0.0 < found["probability"] < 1.0 and found["skew_ok"]
+    # the model server filled the same id-only request from the online store over HTTP
+    served = found["served"]
+    assert served["probabilities"][0][1] == pytest.approx(found["probability"])

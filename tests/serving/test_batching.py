@@ -111,3 +111,25 @@ def test_payload_limits_and_shapes(records):
     assert caught.value.field == "rows" and caught.value.http_status == 413
     with pytest.raises(PayloadTooLarge, match="bytes"):
         parse_payload(body, 10, 10)
+
+
+def test_rows_are_completed_by_the_feature_fill_and_a_request_without_ids_fails_alone(
+    loaded, records, credit
+):
+    """With a feature service, requests carry ids; the fill adds the model's columns."""
+    from cairn.errors import InvalidInput
+
+    by_id = credit.head(50)[list(CREDIT_FEATURES)].reset_index(drop=True)
+
+    def fill(frame: pd.DataFrame) -> pd.DataFrame:
+        if "row_id" not in frame or frame["row_id"].isna().any():
+            raise InvalidInput.for_field("row_id", None, "the entity id of every row")
+        return pd.concat(
+            [frame, by_id.iloc[frame["row_id"].astype(int)].reset_index(drop=True)], axis=1
+        )
+
+    ids_only = [payload([{"row_id": 3}]), payload([{"color": "red"}]), payload([{"row_id": 7}])]
+    outcomes = predict_batch(loaded, ids_only, fill)
+    assert outcomes[1].error.field == "row_id" and outcomes[1].predictions is None
+    expected = loaded.predict(by_id.iloc[[3, 7]]).tolist()
+    assert [outcomes[0].predictions[0], outcomes[2].predictions[0]] == expected

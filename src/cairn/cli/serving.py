@@ -24,6 +24,9 @@ def serve(
     model_threads: int = typer.Option(
         1, "--model-threads", help="BLAS/OpenMP threads one prediction may use."
     ),
+    features: str | None = typer.Option(
+        None, "--features", help="Feature service filling requests that carry only entity ids."
+    ),
     log_predictions: bool = typer.Option(
         True, "--log-predictions/--no-log-predictions", help="Log every prediction to the store."
     ),
@@ -50,7 +53,14 @@ def serve(
         model_threads=model_threads,
     )
     console.print(f"serving {', '.join(targets)} on http://{host}:{port} (Ctrl-C stops)")
-    run_server(targets, host=host, port=port, options=options, log_predictions=log_predictions)
+    run_server(
+        targets,
+        host=host,
+        port=port,
+        options=options,
+        log_predictions=log_predictions,
+        features=features,
+    )
 
 
 def deploy(

@@ -9,7 +9,7 @@ that an approved version was put into service.
 from cairn.serving.app import ServerOptions, create_app
 from cairn.serving.prediction_log import PredictionLog, read_predictions, record_feedback
 from cairn.serving.served import ServedModel
-from cairn.serving.server import serve
+from cairn.serving.server import serve, serving_in_background
 
 __all__ = [
     "PredictionLog",
@@ -19,4 +19,5 @@ __all__ = [
     "read_predictions",
     "record_feedback",
     "serve",
+    "serving_in_background",
 ]

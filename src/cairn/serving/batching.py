@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -44,12 +45,19 @@ class Outcome:
     problem: InputProblem | None = None
 
 
-def predict_batch(model: LoadedModel, payloads: list[Payload]) -> list[Outcome]:
-    """One outcome per payload, in order; each payload's rows checked, good ones predicted."""
+def predict_batch(
+    model: LoadedModel, payloads: list[Payload], fill: Callable[[Any], Any] | None = None
+) -> list[Outcome]:
+    """One outcome per payload, in order; each payload's rows checked, good ones predicted.
+    ``fill`` completes the rows first (with features from the online store)."""
     names = model.signature.columns
     outcomes: list[Outcome | None] = [None] * len(payloads)
     whole: list[int] = []
-    for i, payload in enumerate(payloads):
+    completed = _filled(fill, payloads) if fill is not None else payloads
+    for i, payload in enumerate(completed):
+        if isinstance(payload, CairnError):
+            outcomes[i] = Outcome(model, error=payload)
+            continue
         missing = next((name for name in names if name not in payload.columns), None)
         if missing is None:
             whole.append(i)
@@ -58,10 +66,34 @@ def predict_batch(model: LoadedModel, payloads: list[Payload]) -> list[Outcome]:
             outcomes[i] = Outcome(model, error=problem.error(), problem=problem)
     if whole:
         for i, outcome in zip(
-            whole, _check_and_predict(model, [payloads[i] for i in whole]), strict=True
+            whole, _check_and_predict(model, [completed[i] for i in whole]), strict=True
         ):
             outcomes[i] = outcome
     return outcomes  # type: ignore[return-value]
+
+
+def _filled(fill: Callable[[Any], Any], payloads: list[Payload]) -> list[Payload | CairnError]:
+    """The payloads completed by ``fill``, all in one call; if it refuses the batch, each payload
+    alone, so that a request without its entity ids fails only itself."""
+    names = list(dict.fromkeys(name for p in payloads for name in p.columns))
+    columns = {
+        name: list(chain.from_iterable(p.columns.get(name, [None] * p.rows) for p in payloads))
+        for name in names
+    }
+    try:
+        frame = fill(pd.DataFrame(columns))
+    except CairnError as exc:
+        if len(payloads) == 1:
+            return [exc]
+        return list(chain.from_iterable(_filled(fill, [p]) for p in payloads))
+    values = {name: frame[name].to_numpy(dtype=object, na_value=None) for name in frame.columns}
+    out: list[Payload | CairnError] = []
+    start = 0
+    for payload in payloads:
+        end = start + payload.rows
+        out.append(Payload({n: v[start:end].tolist() for n, v in values.items()}, payload.rows))
+        start = end
+    return out
 
 
 def _check_and_predict(model: LoadedModel, payloads: list[Payload]) -> list[Outcome]:
@@ -168,8 +200,11 @@ class MicroBatcher:
                 rows += batch[-1][0].rows
             model = self.served.current  # one version for the whole batch
             payloads = [payload for payload, _ in batch]
+            fill = self.served.fill if getattr(self.served, "features", None) else None
             try:
-                outcomes = await loop.run_in_executor(self._thread, predict_batch, model, payloads)
+                outcomes = await loop.run_in_executor(
+                    self._thread, predict_batch, model, payloads, fill
+                )
             except Exception as exc:  # never let the batching loop die
                 log.exception("prediction batch failed")
                 error = ModelFailed(f"prediction failed: {type(exc).__name__}: {exc}")

@@ -1,4 +1,5 @@
-"""A model being served: loaded from the registry (a ref) or from a package folder.
+"""A model being served: loaded from the registry (a ref) or from a package folder, and, with a
+feature service, completing requests that carry only entity ids from the online store.
 
 A ref with an alias (``credit-risk@champion``, or ``@latest``) follows the alias: ``refresh``
 loads the version it points at now and swaps it in with one assignment, so a request in flight
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from cairn.registry import LoadedModel
 from cairn.registry.refs import parse_ref
@@ -20,15 +22,26 @@ log = logging.getLogger(__name__)
 class ServedModel:
     """The model ``target`` names (a registry ref or a package folder), kept current."""
 
-    def __init__(self, target: str | os.PathLike) -> None:
+    def __init__(self, target: str | os.PathLike, features: str | None = None) -> None:
         self.target = str(target)
+        self.features = features  # a feature service that completes id-only requests
         self.package = Path(self.target, "model.json").is_file()
         self.follows_alias = not self.package and parse_ref(self.target).version is None
         self.current: LoadedModel = self._load()
+        if features is not None:  # an unknown service is refused before the server listens
+            from cairn.features import feature_store
+
+            feature_store().plan(features)
 
     @property
     def name(self) -> str:
         return self.current.name
+
+    def fill(self, frame: Any) -> Any:
+        """The request rows completed from the online feature store (``features`` set)."""
+        from cairn.features import fill_request
+
+        return fill_request(frame, self.features)
 
     @property
     def version_id(self) -> str | None:

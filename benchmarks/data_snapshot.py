@@ -128,7 +128,14 @@ def cairn_stages(frame: Any) -> dict[str, float]:
         stages["to_arrow_s"], table = timed(lambda: content.as_arrow(frame))
         stages["digest_s"], _ = timed(lambda: content.table_digest(table, pool))
         stages["profile_s"], _ = timed(lambda: profile_table(table, None, pool))
-        stages["parquet_s"], _ = timed(lambda: content.parquet_bytes(table))
+        options = content.parquet_options(table)
+        stages["parquet_s"], _ = timed(
+            lambda: list(
+                pool.map(
+                    lambda part: content.parquet_bytes(part, options), content.parquet_parts(table)
+                )
+            )
+        )
     return stages
 
 
@@ -183,8 +190,9 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         parquet = Path(scratch, "data.parquet")
         frame.to_parquet(parquet, index=False)
         cairn = cairn_figures(frame, parquet, repeat)
-        missing = dvc_missing(Path(args.dvc))
-        dvc = None if missing else dvc_figures(Path(args.dvc), parquet, repeat)
+        dvc_path = Path(args.dvc).absolute()  # it runs in another folder
+        missing = dvc_missing(dvc_path)
+        dvc = None if missing else dvc_figures(dvc_path, parquet, repeat)
         parquet_bytes = parquet.stat().st_size
     stages = cairn_stages(frame)
     cairn_s, dvc_s = median(cairn["snapshot_s"]), median(dvc["add_s"] if dvc else None)

@@ -2,11 +2,15 @@
 
 A table becomes an Arrow table, stored as Parquet parts of ``PART_ROWS`` rows listed in a
 manifest: pyarrow encodes one file on one thread, so the parts are encoded (and stored) in
-parallel. Its digest is a canonical BLAKE3 hash of the Arrow data, not of the Parquet bytes: it
-does not change with the pyarrow or pandas version, the chunking, the bytes behind null slots,
-or string versus large_string. So the same DataFrame always gets the same digest, and a
-DataFrame loaded from a version hashes back to it. BLAKE3 rather than SHA-256: it is as safe
-against made-up collisions and hashes about 2.5 times as fast here (4.7 against 1.8 GB/s).
+parallel. Its digest is a canonical hash of the Arrow data, not of the Parquet bytes: it does
+not change with the pyarrow or pandas version, the chunking, the bytes behind null slots, or
+string versus large_string. So the same DataFrame always gets the same digest, and a DataFrame
+loaded from a version hashes back to it. The hash is XXH3-128 (32 hex characters), which runs
+at memory speed: 22 GB/s here, against 1.8 for SHA-256 and 4.7 for BLAKE3, which cost a
+snapshot of 1,000,000 rows x 20 columns 80 and 40 ms more CPU. XXH3 is not cryptographic: it
+names content for deduplication, where an accidental collision of 128 bits is out of reach, but
+someone who wanted to could make two tables that share a digest. The bytes themselves are
+still addressed and verified by SHA-256 in the artifact store.
 A file's digest is the SHA-256 of its bytes; a folder's is that of its manifest, the canonical
 JSON listing each file's relative path, digest and size.
 """
@@ -20,12 +24,12 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
-import blake3
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import xxhash
 
 from cairn.artifacts import ArtifactStore, validate_logical_path
 from cairn.core.serialization import has_default_index
@@ -90,7 +94,7 @@ def data_columns(table: pa.Table) -> list[str]:
 
 
 def table_digest(table: pa.Table, executor: Executor) -> str:
-    """The canonical BLAKE3 digest of a table's names, types, index layout and values."""
+    """The canonical XXH3-128 digest of a table's names, types, index layout and values."""
     pandas_meta = table.schema.pandas_metadata or {}
     header = {
         "format": TABLE_FORMAT,
@@ -98,7 +102,7 @@ def table_digest(table: pa.Table, executor: Executor) -> str:
         "columns": [[f.name, canonical_type(f.type)] for f in table.schema],
         "index": pandas_meta.get("index_columns", []),
     }
-    digest = blake3.blake3(json.dumps(header, sort_keys=True, default=str).encode())
+    digest = xxhash.xxh3_128(json.dumps(header, sort_keys=True, default=str).encode())
     for column_digest in executor.map(_column_digest, table.columns):
         digest.update(column_digest)
     return digest.hexdigest()
@@ -213,8 +217,8 @@ def _splits(column: pa.ChunkedArray) -> bool:
 
 
 def _column_digest(column: pa.ChunkedArray) -> bytes:
-    """BLAKE3 of a column's values and null positions, whatever its chunking or buffers."""
-    values, lengths, nulls = blake3.blake3(), blake3.blake3(), blake3.blake3()
+    """XXH3-128 of a column's values and null positions, whatever its chunking or buffers."""
+    values, lengths, nulls = xxhash.xxh3_128(), xxhash.xxh3_128(), xxhash.xxh3_128()
     arrow_type = column.type
     if pa.types.is_dictionary(arrow_type):
         if column.num_chunks:
@@ -300,7 +304,7 @@ def _update_binary(chunk: pa.Array, null_at: np.ndarray, values: Any, lengths: A
 
 
 def _as_bytes(array: np.ndarray) -> np.ndarray:
-    """The array's bytes, as BLAKE3 takes them: flat and unsigned 8-bit."""
+    """The array's bytes, flat and unsigned 8-bit, as the hash takes them."""
     return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
 

@@ -137,8 +137,8 @@ class Dataset:
 class DatasetVersion:
     """One immutable snapshot of a dataset, addressed by the digest of its content.
 
-    ``blob`` is the artifact holding it: the Parquet file of a table, or the JSON manifest
-    (relative path -> digest and size) of a file or folder. Tables have row and column counts,
+    ``blob`` is the artifact holding it: a JSON manifest (relative path -> digest and size) of
+    the Parquet parts of a table, or of a file or folder. Tables have row and column counts,
     ``schema`` and ``profile``; files and folders have None and empty mappings there.
     """
 

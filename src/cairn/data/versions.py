@@ -42,6 +42,7 @@ _NAME = re.compile(r"[A-Za-z0-9][\w.\-/]{0,255}")
 _DIGEST_PREFIX = re.compile(rf"[0-9a-f]{{{MIN_DIGEST_PREFIX},64}}")
 _REF_HELP = "name@N, name@latest, name, or a digest (a prefix of 8+ hex characters is enough)"
 PARQUET_MAGIC = b"PAR1"
+_WRITERS = 4  # threads storing a table's parts: their writes wait on the disk, not the CPU
 _RETRIES = 3  # PostgreSQL: another process may create the same dataset first
 
 
@@ -122,16 +123,16 @@ class DataService:
         )
 
     def _store_table(self, table: Any, digest: str, pool: Executor) -> _Draft:
-        """Encode the Parquet parts on the pool, then profile the table there; each part is
-        stored by a thread of its own, as much of its write is waiting for the disk. The
-        version's blob is the manifest of the parts."""
+        """Encode the Parquet parts on the pool, then profile the table there; writer threads
+        store the parts as they come, as much of a write is waiting for the disk. The version's
+        blob is the manifest of the parts."""
         from cairn.data import content
         from cairn.data.profile import start_profile
 
         artifacts, columns = self.artifacts, content.data_columns(table)
         options = content.parquet_options(table)
         parts = content.parquet_parts(table)
-        with ThreadPoolExecutor(len(parts)) as writers:
+        with ThreadPoolExecutor(min(len(parts), _WRITERS)) as writers:
 
             def encode(part: Any) -> tuple[int, Future[str]]:
                 encoded = content.parquet_bytes(part, options)

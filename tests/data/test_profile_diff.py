@@ -11,7 +11,7 @@ import pytest
 
 from cairn import data
 from cairn.data.entities import QUANTILES, ColumnProfile
-from cairn.data.profile import profile_column, profile_table
+from cairn.data.profile import EXACT_UP_TO, profile_column, profile_table
 from cairn.datasets import make_credit_applications
 
 rng = np.random.default_rng(7)
@@ -43,6 +43,58 @@ def test_numeric_profiles_match_numpy_and_pandas(values):
     expected = np.quantile(present.to_numpy(), QUANTILES)
     assert [profile.quantiles[str(q)] for q in QUANTILES] == pytest.approx(expected)
     assert profile.median == pytest.approx(present.median())
+    assert profile.approximate is None
+
+
+def _rank_errors(profile: ColumnProfile, values: np.ndarray) -> list[float]:
+    """How far, in rank (a share of the values), each profiled quantile is from the exact one."""
+    ordered = np.sort(values)
+    return [
+        abs(np.searchsorted(ordered, profile.quantiles[str(q)]) / ordered.size - q)
+        for q in QUANTILES
+    ]
+
+
+LARGE = 4 * EXACT_UP_TO
+SKETCHED_CASES = {
+    "normal": rng.normal(size=LARGE),
+    "lognormal": rng.lognormal(size=LARGE),
+    "on a decimal grid": np.round(rng.random(LARGE) * 1000, 2),  # one multiply undercounts these
+    "float32": rng.random(LARGE).astype(np.float32),
+}
+
+
+@pytest.mark.parametrize("values", SKETCHED_CASES.values(), ids=SKETCHED_CASES.keys())
+def test_large_columns_of_distinct_floats_are_sketched_within_stated_bounds(values):
+    values = np.where(rng.random(LARGE) < 0.01, np.nan, values)
+    profile = profile_column(pa.chunked_array([pa.array(values, from_pandas=True)]))
+    present = pd.Series(values).dropna()
+    # exact: counts, range, moments
+    assert (profile.count, profile.null_count) == (LARGE, int(np.isnan(values).sum()))
+    assert (profile.min, profile.max) == (present.min(), present.max())
+    assert profile.mean == pytest.approx(present.mean())
+    assert profile.std == pytest.approx(present.std())
+    # estimated, as the profile says: quantiles within 1% in rank, distinct count within 3%
+    assert "random sample" in profile.approximate and "hashes" in profile.approximate
+    assert max(_rank_errors(profile, present.to_numpy())) < 0.01
+    assert profile.distinct_count == pytest.approx(present.nunique(), rel=0.03)
+    again = profile_column(pa.chunked_array([pa.array(values, from_pandas=True)]))
+    assert again == profile  # a fixed seed: the same content, the same profile
+
+
+def test_large_temporal_columns_are_sketched_and_integers_stay_exact():
+    seconds = rng.permutation(LARGE) * 1_000_000_000  # distinct times, out of order
+    times = pa.chunked_array([pa.array(seconds.astype("datetime64[ns]"))])
+    profile = profile_column(times)
+    assert profile.approximate is not None
+    assert profile.min == "1970-01-01T00:00:00" and profile.distinct_count == pytest.approx(
+        LARGE, rel=0.03
+    )
+    median = pd.Timestamp(profile.median).value
+    assert abs(median - np.median(seconds)) < 0.01 * np.ptp(seconds)
+    keys = rng.permutation(LARGE) * 7919  # a wide range: a unique key must be counted exactly
+    key_profile = profile_column(pa.chunked_array([keys]))
+    assert key_profile.approximate is None and key_profile.distinct_count == LARGE
 
 
 def test_profiles_do_not_depend_on_chunking():

@@ -51,7 +51,9 @@ class ColumnProfile:
     (ddof=1) and ``quantiles`` (keys "0.01", ... "0.99", linear interpolation, as numpy);
     temporal ones have min, max and quantiles as ISO strings. ``top`` holds the most frequent
     values with their counts (categorical, string, boolean); ``categories`` the declared
-    categories of a categorical column, used or not.
+    categories of a categorical column, used or not. ``approximate`` is None when every
+    statistic is exact; for a large column of mostly distinct floats or times it says how its
+    quantiles and distinct count were estimated (count, nulls, min, max, mean, std stay exact).
     """
 
     type: str
@@ -66,6 +68,7 @@ class ColumnProfile:
     quantiles: dict[str, Any] = field(default_factory=dict)
     top: tuple[tuple[Any, int], ...] = ()
     categories: tuple[Any, ...] | None = None
+    approximate: str | None = None
 
     @property
     def null_rate(self) -> float:
@@ -90,6 +93,7 @@ class ColumnProfile:
             "quantiles": {k: json_number(v) for k, v in self.quantiles.items()},
             "top": [[value, count] for value, count in self.top],
             "categories": None if self.categories is None else list(self.categories),
+            "approximate": self.approximate,
         }
 
     @classmethod
@@ -109,6 +113,7 @@ class ColumnProfile:
             quantiles={k: read(v) for k, v in (data.get("quantiles") or {}).items()},
             top=tuple((value, count) for value, count in data.get("top") or ()),
             categories=None if data.get("categories") is None else tuple(data["categories"]),
+            approximate=data.get("approximate"),
         )
 
 
@@ -132,8 +137,8 @@ class Dataset:
 class DatasetVersion:
     """One immutable snapshot of a dataset, addressed by the digest of its content.
 
-    ``blob`` is the artifact holding it: the Parquet file of a table, or the JSON manifest
-    (relative path -> digest and size) of a file or folder. Tables have row and column counts,
+    ``blob`` is the artifact holding it: a JSON manifest (relative path -> digest and size) of
+    the Parquet parts of a table, or of a file or folder. Tables have row and column counts,
     ``schema`` and ``profile``; files and folders have None and empty mappings there.
     """
 

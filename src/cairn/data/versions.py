@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError as StoreIntegrityError
 
 from cairn.artifacts import ArtifactStore, open_artifact_store, validate_logical_path
 from cairn.core import new_id, now_ms, settings
-from cairn.core.serialization import PARQUET, decode
 from cairn.core.timeutil import from_ms
 from cairn.data.diff import DatasetDiff, compare
 from cairn.data.entities import (
@@ -42,6 +41,8 @@ MIN_DIGEST_PREFIX = 8
 _NAME = re.compile(r"[A-Za-z0-9][\w.\-/]{0,255}")
 _DIGEST_PREFIX = re.compile(rf"[0-9a-f]{{{MIN_DIGEST_PREFIX},64}}")
 _REF_HELP = "name@N, name@latest, name, or a digest (a prefix of 8+ hex characters is enough)"
+PARQUET_MAGIC = b"PAR1"
+_WRITERS = 4  # threads storing a table's parts: their writes wait on the disk, not the CPU
 _RETRIES = 3  # PostgreSQL: another process may create the same dataset first
 
 
@@ -122,21 +123,35 @@ class DataService:
         )
 
     def _store_table(self, table: Any, digest: str, pool: Executor) -> _Draft:
-        """Write the table as Parquet on one core while profiling it on the other."""
+        """Encode the Parquet parts on the pool, then profile the table there; writer threads
+        store the parts as they come, as much of a write is waiting for the disk. The version's
+        blob is the manifest of the parts."""
         from cairn.data import content
         from cairn.data.profile import start_profile
 
-        columns = content.data_columns(table)
-        written = pool.submit(content.parquet_bytes, table)  # the longest task: first
-        profiled = start_profile(table, columns, pool)
-        stored = memoryview(written.result())
-        blob = self.artifacts.put_bytes(stored)
+        artifacts, columns = self.artifacts, content.data_columns(table)
+        options = content.parquet_options(table)
+        parts = content.parquet_parts(table)
+        with ThreadPoolExecutor(min(len(parts), _WRITERS)) as writers:
+
+            def encode(part: Any) -> tuple[int, Future[str]]:
+                encoded = content.parquet_bytes(part, options)
+                return encoded.size, writers.submit(artifacts.put_bytes, memoryview(encoded))
+
+            encoding = [pool.submit(encode, part) for part in parts]  # the longest tasks: first
+            profiled = start_profile(table, columns, pool)
+            stored = [future.result() for future in encoding]
+            entries = {
+                content.part_name(i): {"digest": put.result(), "size": size}
+                for i, (size, put) in enumerate(stored)
+            }
+        blob = artifacts.put_bytes(content.manifest_bytes(entries))
         profile = profiled()
         return _Draft(
             Kind.TABLE,
             digest,
             blob,
-            stored.nbytes,
+            sum(entry["size"] for entry in entries.values()),
             table.num_rows,
             len(columns),
             content.table_schema(table, profile),
@@ -270,9 +285,20 @@ class DataService:
                 raise InvalidInput.for_field(
                     "dest", str(dest), "None: a table version loads as a DataFrame"
                 )
-            frame = decode(self.artifacts.get_bytes(version.blob), PARQUET)
+            frame = self._read_table(version).to_pandas()
             return _with_declared_categories(frame, version) if not len(frame) else frame
         return self._materialise(version, dest)
+
+    def _read_table(self, version: DatasetVersion) -> Any:
+        """The Arrow table of a table version: its Parquet parts, in the manifest's order."""
+        from cairn.data.content import read_manifest, read_parquet
+
+        stored = self.artifacts.get_bytes(version.blob)
+        if stored[:4] == PARQUET_MAGIC:  # stored whole, by cairn before tables had parts
+            return read_parquet([stored])
+        digests = [entry["digest"] for entry in read_manifest(stored).values()]
+        blobs = self.artifacts.get_many(digests)
+        return read_parquet(blobs[digest] for digest in digests)
 
     def _materialise(self, version: DatasetVersion, dest: str | os.PathLike | None) -> Path:
         target = Path(dest) if dest is not None else cache_folder() / version.digest

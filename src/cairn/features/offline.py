@@ -51,9 +51,16 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+#: Databases a forked child inherited: kept, never closed there (closing joins threads that
+#: exist only in the parent, and crashes the child).
+_inherited: list[duckdb.DuckDBPyConnection] = []
+
+
 def _forget_after_fork() -> None:
     global _database
-    _database = None  # a forked child must not use its parent's database and its threads
+    if _database is not None:  # a forked child must not use its parent's database
+        _inherited.append(_database)
+    _database = None
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)

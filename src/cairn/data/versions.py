@@ -285,20 +285,26 @@ class DataService:
                 raise InvalidInput.for_field(
                     "dest", str(dest), "None: a table version loads as a DataFrame"
                 )
-            frame = self._read_table(version).to_pandas()
+            frame = self.read_table(version).to_pandas()
             return _with_declared_categories(frame, version) if not len(frame) else frame
         return self._materialise(version, dest)
 
-    def _read_table(self, version: DatasetVersion) -> Any:
+    def read_table(self, version: DatasetVersion) -> Any:
         """The Arrow table of a table version: its Parquet parts, in the manifest's order."""
-        from cairn.data.content import read_manifest, read_parquet
+        from cairn.data.content import read_parquet
+
+        digests = self.table_parts(version)
+        blobs = self.artifacts.get_many(digests)
+        return read_parquet(blobs[digest] for digest in digests)
+
+    def table_parts(self, version: DatasetVersion) -> list[str]:
+        """The digests of a table version's Parquet files, in order (DuckDB reads them as is)."""
+        from cairn.data.content import read_manifest
 
         stored = self.artifacts.get_bytes(version.blob)
         if stored[:4] == PARQUET_MAGIC:  # stored whole, by cairn before tables had parts
-            return read_parquet([stored])
-        digests = [entry["digest"] for entry in read_manifest(stored).values()]
-        blobs = self.artifacts.get_many(digests)
-        return read_parquet(blobs[digest] for digest in digests)
+            return [version.blob]
+        return [entry["digest"] for entry in read_manifest(stored).values()]
 
     def _materialise(self, version: DatasetVersion, dest: str | os.PathLike | None) -> Path:
         target = Path(dest) if dest is not None else cache_folder() / version.digest

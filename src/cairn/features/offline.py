@@ -123,14 +123,10 @@ class Sources:
         if version.kind is not Kind.TABLE:
             return f"SELECT * FROM read_parquet({_literal(str(data.load(version)))})"
         if isinstance(data.artifacts, LocalArtifactStore):
-            path = str(data.artifacts.object_path(version.blob))
-            return f"SELECT * FROM read_parquet({_literal(path)})"
-        import pyarrow.parquet as pq
-
+            paths = [str(data.artifacts.object_path(d)) for d in data.table_parts(version)]
+            return f"SELECT * FROM read_parquet([{', '.join(map(_literal, paths))}])"
         name = f"__cairn_dataset_{len(self.read)}"
-        self.con.register(
-            name, pq.read_table(pa.BufferReader(data.artifacts.get_bytes(version.blob)))
-        )
+        self.con.register(name, data.read_table(version))
         return f"SELECT * FROM {name}"
 
 

@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_MLFLOW := .venv-bench-mlflow
 BENCH_DVC := .venv-bench-dvc
+BENCH_EVIDENTLY := .venv-bench-evidently
 
 .PHONY: demo test lint bench clean
 
@@ -40,12 +41,20 @@ $(BENCH_DVC)/.installed:
 	$(BENCH_DVC)/bin/python -m pip install --quiet 'dvc==3.67.1'
 	@touch $@
 
-bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed
+# pandas 3.1 breaks Evidently's import.
+$(BENCH_EVIDENTLY)/.installed:
+	$(PYTHON) -m venv $(BENCH_EVIDENTLY)
+	$(BENCH_EVIDENTLY)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_EVIDENTLY)/bin/python -m pip install --quiet 'evidently==0.7.23' 'pandas<3'
+	@touch $@
+
+bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed $(BENCH_EVIDENTLY)/.installed
 	$(BIN)/python benchmarks/tracking.py --mlflow-python $(BENCH_MLFLOW)/bin/python
 	$(BIN)/python benchmarks/data_snapshot.py --dvc $(BENCH_DVC)/bin/dvc
 	$(BIN)/python benchmarks/pipelines.py
 	$(BIN)/python benchmarks/registry.py --mlflow-python $(BENCH_MLFLOW)/bin/python
 	$(BIN)/python benchmarks/serving.py --mlflow-python $(BENCH_MLFLOW)/bin/python
+	$(BIN)/python benchmarks/drift.py --evidently-python $(BENCH_EVIDENTLY)/bin/python
 
 clean:
-	rm -rf $(VENV) $(BENCH_MLFLOW) $(BENCH_DVC) .demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_MLFLOW) $(BENCH_DVC) $(BENCH_EVIDENTLY) .demo .pytest_cache .ruff_cache

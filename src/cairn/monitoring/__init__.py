@@ -5,5 +5,15 @@ server's prediction log, their stored time series and alerts build on it.
 """
 
 from cairn.monitoring.drift import METHODS, DomainClassifier, DriftReport, FeatureDrift, drift
+from cairn.monitoring.quality import ColumnQuality, QualityReport, quality
 
-__all__ = ["METHODS", "DomainClassifier", "DriftReport", "FeatureDrift", "drift"]
+__all__ = [
+    "METHODS",
+    "ColumnQuality",
+    "DomainClassifier",
+    "DriftReport",
+    "FeatureDrift",
+    "QualityReport",
+    "drift",
+    "quality",
+]

@@ -39,6 +39,11 @@ def is_numeric(series: pd.Series) -> bool:
     )
 
 
+def is_time(series: pd.Series) -> bool:
+    """Times move on by nature: they are checked for nulls, not for drift or range."""
+    return pd.api.types.is_datetime64_any_dtype(series.dtype)
+
+
 def sorted_values(series: pd.Series) -> np.ndarray:
     """The non-null values of a numeric column, as float64, sorted."""
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)

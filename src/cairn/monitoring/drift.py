@@ -181,7 +181,7 @@ def drift(
     multivariate: bool = False,
     domain_auc_threshold: float = 0.55,
 ) -> DriftReport:
-    """Test each column of ``reference`` (or ``columns``) for drift in ``current``.
+    """Test each column of ``reference`` but its times (or ``columns``) for drift in ``current``.
 
     ``prediction_columns`` are tested the same way but reported apart (prediction drift) and
     left out of the share of drifted features. ``categorical`` forces columns to be tested as

@@ -45,7 +45,10 @@ def is_time(series: pd.Series) -> bool:
 
 
 def sorted_values(series: pd.Series) -> np.ndarray:
-    """The non-null values of a numeric column, as float64, sorted."""
+    """The non-null values of a numeric column, as float64, sorted (values that are not
+    numbers, which live data may hold, count as null here; quality checks report them)."""
+    if not is_numeric(series):
+        series = pd.to_numeric(series, errors="coerce")
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     values = values[~np.isnan(values)]
     values.sort()

@@ -12,6 +12,7 @@ from cairn.cli import (
     experiments,
     jobs,
     models,
+    monitoring,
     pipelines,
     runs,
     schedules,
@@ -33,6 +34,8 @@ app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(models.app, name="models")
+app.add_typer(monitoring.app, name="monitor")
+app.add_typer(monitoring.alerts_app, name="alerts")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(runs.app, name="runs")
 app.add_typer(jobs.app, name="jobs")

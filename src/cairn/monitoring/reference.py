@@ -8,6 +8,7 @@ stores it as Parquet in the artifact store, with one row per version in the meta
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,13 +69,9 @@ class Reference:
         }
 
 
-_frames: dict[str, pd.DataFrame] = {}  # by digest: content-addressed, so never stale
-
-
+@functools.lru_cache(maxsize=4)  # by digest: content-addressed, so never stale
 def _load_frame(digest: str) -> pd.DataFrame:
-    if digest not in _frames:
-        _frames[digest] = decode(open_artifact_store().get_bytes(digest), PARQUET)
-    return _frames[digest]
+    return decode(open_artifact_store().get_bytes(digest), PARQUET)
 
 
 def set_reference(

@@ -110,7 +110,7 @@ def _figure(feature: FeatureDrift, reference: pd.Series, current: pd.Series) -> 
         axes.bar(positions + 0.2, counts["current"], 0.4, label="current")
         axes.set_xticks(positions, counts.index, rotation=45, ha="right", fontsize=7)
     axes.set_title(f"{feature.column} ({feature.status})", fontsize=9)
-    axes.legend(fontsize=7)
+    axes.legend(fontsize=7, loc="upper right")  # "best" searches the data: slow
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode()

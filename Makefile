@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_MLFLOW := .venv-bench-mlflow
 BENCH_DVC := .venv-bench-dvc
 BENCH_FEAST := .venv-bench-feast
+BENCH_EVIDENTLY := .venv-bench-evidently
 
 .PHONY: demo test lint bench clean
 
@@ -48,7 +49,15 @@ $(BENCH_FEAST)/.installed:
 	$(BENCH_FEAST)/bin/python -m pip install --quiet 'feast[duckdb,redis]==0.67.0'
 	@touch $@
 
-bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed $(BENCH_FEAST)/.installed
+# pandas 3.1 breaks Evidently's import.
+$(BENCH_EVIDENTLY)/.installed:
+	$(PYTHON) -m venv $(BENCH_EVIDENTLY)
+	$(BENCH_EVIDENTLY)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_EVIDENTLY)/bin/python -m pip install --quiet 'evidently==0.7.23' 'pandas<3'
+	@touch $@
+
+bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed $(BENCH_FEAST)/.installed \
+	$(BENCH_EVIDENTLY)/.installed
 	$(BIN)/python benchmarks/tracking.py --mlflow-python $(BENCH_MLFLOW)/bin/python
 	$(BIN)/python benchmarks/data_snapshot.py --dvc $(BENCH_DVC)/bin/dvc
 	$(BIN)/python benchmarks/pipelines.py
@@ -56,6 +65,8 @@ bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed $(BENCH_FEAST
 	$(BIN)/python benchmarks/serving.py --mlflow-python $(BENCH_MLFLOW)/bin/python
 	$(BIN)/python benchmarks/evaluation.py
 	$(BIN)/python benchmarks/features.py --feast-python $(BENCH_FEAST)/bin/python
+	$(BIN)/python benchmarks/drift.py --evidently-python $(BENCH_EVIDENTLY)/bin/python
 
 clean:
-	rm -rf $(VENV) $(BENCH_MLFLOW) $(BENCH_DVC) $(BENCH_FEAST) .demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_MLFLOW) $(BENCH_DVC) $(BENCH_FEAST) $(BENCH_EVIDENTLY) .demo \
+		.pytest_cache .ruff_cache

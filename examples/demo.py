@@ -10,6 +10,8 @@ cached pipeline that reads it (a second run executes nothing), and see what chan
 drifted month of applications arrives.
 Level 1, deployment: register the pipeline's model, a second person approves it, it is
 deployed and served over HTTP, answers predictions and takes feedback (demo_serving.py).
+Level 2, monitoring: traffic through the server, a calm day then a downturn; the monitor
+catches the drift and alerts a webhook once (demo_monitoring.py).
 Level 2, evaluation: each new version runs the standard suite against the champion before it
 may be promoted; a regressing and a biased version are stopped (demo_evaluation.py).
 Level 2, feature store: train from point-in-time features, serve a request that carries only
@@ -28,6 +30,7 @@ import matplotlib
 matplotlib.use("Agg")  # no screen needed
 import demo_evaluation  # the next parts of the demo, beside this file
 import demo_features
+import demo_monitoring
 import demo_serving
 import matplotlib.pyplot as plt
 import numpy as np
@@ -222,6 +225,12 @@ def main() -> None:
     )
     pipeline_run, february = versioned_pipeline()
     demo_serving.run(pipeline_run, february)
+    home_parent = Path(os.environ.get("CAIRN_HOME", ".")).parent
+    demo_monitoring.run(
+        "credit-risk@champion",
+        credit.make_credit_applications(5_000, seed=9, first_id=100_001),
+        out=home_parent / "monitoring-report.html",
+    )
     demo_evaluation.run(console=console, reports=Path(os.environ.get("CAIRN_HOME", ".")).parent)
     console.rule("[bold]Level 2: one feature definition for training and serving")
     demo_features.run(folder=Path(os.environ.get("CAIRN_HOME", ".")).parent / "feature-data")

@@ -14,6 +14,7 @@ from cairn.cli import (
     features,
     jobs,
     models,
+    monitoring,
     pipelines,
     runs,
     schedules,
@@ -38,6 +39,8 @@ app.add_typer(evaluate.app, name="evaluations")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(features.app, name="features")
 app.add_typer(models.app, name="models")
+app.add_typer(monitoring.app, name="monitor")
+app.add_typer(monitoring.alerts_app, name="alerts")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(runs.app, name="runs")
 app.add_typer(jobs.app, name="jobs")

@@ -480,3 +480,90 @@ feature_materializations = Table(
     Column("creator", String(256), nullable=False),
     Index("ix_feature_materializations_view", "view_id", "online_store", "end_ms"),
 )
+
+# --- monitoring (revision 0009) --------------------------------------------------------------
+
+# The reference a model version is monitored against: a sample of its training data (Parquet in
+# the artifact store, with the model's predictions on it), one per version.
+monitoring_references = Table(
+    "monitoring_references",
+    metadata,
+    Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("source", String(256), nullable=False),  # dataset ref, or "frame"
+    Column("rows", BigInteger, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("features", Text, nullable=False),  # JSON list of the model's input columns
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+)
+
+# One evaluation of a model over a window of its prediction log; its figures are the rows of
+# monitor_metrics, a time series per (model, metric name) at the window's end.
+monitor_runs = Table(
+    "monitor_runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", Integer, nullable=True),
+    Column("window_start", BigInteger, nullable=True),
+    Column("window_end", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # ok, drift, empty
+    Column("summary", Text, nullable=False),  # JSON
+    Column("report_digest", String(64), nullable=True),  # HTML report in the artifact store
+    Column("json_digest", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    Index("ix_monitor_runs_model", "model_name", "created_at"),
+)
+
+monitor_metrics = Table(
+    "monitor_metrics",
+    metadata,
+    Column("run_id", ID, ForeignKey("monitor_runs.id"), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("model_name", String(128), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_monitor_metrics_series", "model_name", "name", "at"),
+)
+
+# ``window`` (ms): the rule compares the mean of the metric over that span; none: the latest.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model_name", String(128), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("metric", String(256), nullable=False),
+    Column("comparison", String(2), nullable=False),  # > >= < <=
+    Column("threshold", Float, nullable=False),
+    Column("window", BigInteger, nullable=True),
+    Column("severity", String(16), nullable=False),  # info, warning, critical
+    Column("webhook", String(1024), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("creator", String(256), nullable=False),
+    UniqueConstraint("model_name", "name", name="uq_alert_rules_name"),
+)
+
+# One episode of a rule's condition holding: fired once, resolved when it stops holding.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("rule_id", ID, ForeignKey("alert_rules.id"), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("run_id", ID, ForeignKey("monitor_runs.id"), nullable=True),
+    Column("value", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # firing, resolved
+    Column("fired_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("acked_at", BigInteger, nullable=True),
+    Column("acked_by", String(256), nullable=True),
+    Column("delivered_at", BigInteger, nullable=True),
+    Column("delivery_error", Text, nullable=True),
+    Index("ix_alert_events_rule", "rule_id", "status"),
+    Index("ix_alert_events_model", "model_name", "fired_at"),
+)

@@ -1,0 +1,137 @@
+"""Alert rules: events fire once per episode, are delivered to a real local webhook, resolve,
+and can be acknowledged; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from monitoring_harness import DAY_MS, NOW, log_traffic
+
+from cairn.datasets import make_credit_applications
+from cairn.errors import Conflict, InvalidInput, NotFound
+from cairn.monitoring import ack, add_rule, list_alerts, list_rules, run_monitor, set_reference
+
+
+class Receiver:
+    """An HTTP server on loopback that keeps the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/cairn"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def test_an_alert_fires_once_per_episode(credit_model, receiver):
+    set_reference("credit-risk/1")
+    rule = add_rule(
+        "credit-risk",
+        "inputs-drift",
+        "drift.share",
+        ">",
+        0.5,
+        severity="critical",
+        webhook=receiver.url,
+    )
+    drifts = [0.0, 1.0, 1.0, 0.0, 1.0]  # clean, an episode of two days, clean, a new episode
+    for day, amount in enumerate(drifts):
+        frame = make_credit_applications(1000, seed=20 + day, drift=amount)
+        log_traffic(credit_model, frame, end=NOW + day * DAY_MS)
+
+    runs = [run_monitor("credit-risk", window="1d", end=NOW + day * DAY_MS) for day in range(5)]
+
+    assert [len(r.alerts) for r in runs] == [0, 1, 0, 1, 1]
+    assert [r.alerts[0].status for r in runs if r.alerts] == ["firing", "resolved", "firing"]
+    assert len(receiver.received) == 2  # one POST per episode
+    first = receiver.received[0]["alert"]
+    assert first["rule"] == "inputs-drift" and first["severity"] == "critical"
+    assert first["status"] == "firing" and first["value"] > 0.5
+    assert first["condition"] == "drift.share > 0.5"
+    assert first["run_id"] == runs[1].id
+
+    events = list_alerts("credit-risk")
+    assert [e.status for e in events] == ["firing", "resolved"]
+    assert all(e.delivered_at is not None and e.delivery_error is None for e in events)
+    assert list_alerts("credit-risk", status="firing")[0].id == runs[4].alerts[0].id
+    assert list_rules("credit-risk") == [rule]
+
+
+def test_a_window_rule_uses_the_mean_and_a_failed_delivery_is_recorded(credit_model):
+    set_reference("credit-risk/1")
+    unreachable = "http://127.0.0.1:9/nothing-listens-here"
+    add_rule(
+        "credit-risk",
+        "low-accuracy",
+        "performance.accuracy",
+        "<",
+        0.99,
+        window="2d",
+        webhook=unreachable,
+    )
+    frame = make_credit_applications(500, seed=30)
+    log_traffic(credit_model, frame, end=NOW, labels=True)
+    run = run_monitor("credit-risk", window="1d", end=NOW)
+    [event] = run.alerts
+    assert event.status == "firing" and event.value == run.metrics["performance.accuracy"]
+    assert event.delivered_at is None and "ConnectError" in event.delivery_error
+    assert event.condition.startswith("mean over 172800s of performance.accuracy <")
+
+    seen = ack(event.id)
+    assert seen.acked_at is not None and seen.acked_by and seen.status == "firing"
+    with pytest.raises(NotFound):
+        ack("no-such-alert")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"comparison": "=="}, "comparison"),
+        ({"severity": "dire"}, "severity"),
+        ({"threshold": "high"}, "threshold"),
+        ({"window": "soon"}, "window"),
+        ({"webhook": "ftp://x"}, "webhook"),
+        ({"metric": ""}, "metric"),
+    ],
+)
+def test_bad_rules_name_the_field(use_store, kwargs, field):
+    arguments = {"metric": "drift.share", "comparison": ">", "threshold": 0.5, **kwargs}
+    with pytest.raises(InvalidInput) as caught:
+        add_rule("credit-risk", "r", **arguments)
+    assert caught.value.field == field
+
+
+def test_rule_names_are_unique_per_model(use_store):
+    add_rule("credit-risk", "r", "drift.share", ">", 0.5)
+    with pytest.raises(Conflict):
+        add_rule("credit-risk", "r", "drift.share", ">", 0.3)
+    add_rule("other-model", "r", "drift.share", ">", 0.5)
+    with pytest.raises(InvalidInput) as caught:
+        list_alerts(status="open")
+    assert caught.value.field == "status"

@@ -613,7 +613,9 @@ def _assemble(frame: pd.DataFrame, plan: Plan, stored: dict[str, dict[str, Any]]
     for vp, name in plan.outputs:
         source = stored if name in stored[vp.view.name] else derived
         columns[name] = source[vp.view.name][name]
-    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
+    # copy=False: the columns are fresh arrays no one else holds (copy-on-write guards them);
+    # copying a million rows of each again was a sixth of the retrieval time
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index, copy=False)], axis=1)
 
 
 def transform(view: FeatureView, stored: dict[str, Any], request: pd.DataFrame) -> dict[str, Any]:

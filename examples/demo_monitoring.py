@@ -27,12 +27,12 @@ import pandas as pd
 from rich.console import Console
 
 sys.path.insert(0, os.path.dirname(__file__))
-from demo_serving import MODEL, server  # noqa: E402 - the serving part, beside this file
+from demo_serving import MODEL  # noqa: E402 - the serving part, beside this file
 
 import cairn  # noqa: E402
 from cairn.datasets import credit  # noqa: E402
 from cairn.monitoring import add_rule, report_of, run_monitor, set_reference  # noqa: E402
-from cairn.serving import read_predictions  # noqa: E402
+from cairn.serving import read_predictions, serving_in_background  # noqa: E402
 
 console = Console()
 ROWS_PER_DAY = 2_000
@@ -114,7 +114,7 @@ def run(ref: str, validation: pd.DataFrame, out: Path = Path("monitoring-report.
         "alert rules: drift.share >= 0.5 (critical), performance.accuracy < 0.8, to " + receiver.url
     )
     days = [("calm day", 0.0), ("downturn, day 1", 1.0), ("downturn, day 2", 1.0)]
-    with server(ref) as url:
+    with serving_in_background(ref) as url:
         for number, (name, drift) in enumerate(days):
             day = credit.make_credit_applications(
                 ROWS_PER_DAY, seed=100 + number, drift=drift, first_id=1_000_000 * (number + 1)

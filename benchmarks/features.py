@@ -80,6 +80,20 @@ def repeated(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
     return samples, result
 
 
+def alternated(
+    first: Callable[[], Any], second: Callable[[], Any], repeat: int
+) -> tuple[list[float], list[float], Any, Any]:
+    """Both timed in turn, so that the load of a shared machine weighs on them alike."""
+    first(), second()  # warm-up: imports, caches, file system
+    a, b, result_a, result_b = [], [], None, None
+    for _ in range(repeat):
+        elapsed, result_a = timed(first)
+        a.append(elapsed)
+        elapsed, result_b = timed(second)
+        b.append(elapsed)
+    return a, b, result_a, result_b
+
+
 def per_call(fn: Callable[[Any], Any], arguments: list[Any]) -> dict[str, float]:
     """Median and p99 in milliseconds of ``fn(argument)``, one timing per call."""
     for argument in arguments[:50]:
@@ -147,7 +161,11 @@ def lookup_ids(rows: int, calls: int) -> tuple[list[int], list[list[int]]]:
 # --- cairn ----------------------------------------------------------------------------------------
 
 
-def cairn_figures(paths: dict[str, Path], rows: int, repeat: int, calls: int) -> dict[str, Any]:
+def cairn_figures(
+    paths: dict[str, Path], rows: int, repeat: int, calls: int, bare: Callable[[], Any]
+) -> dict[str, Any]:
+    """cairn's figures; its historical retrieval timed in turn with ``bare``, the hand-written
+    ASOF JOIN."""
     import pandas as pd
 
     from cairn.features import Entity, FeatureStore, FeatureView, ParquetSource
@@ -170,14 +188,17 @@ def cairn_figures(paths: dict[str, Path], rows: int, repeat: int, calls: int) ->
         os.environ["CAIRN_HOME"] = home
         store = FeatureStore(online=f"sqlite:///{home}/online.db")
         store.apply(history, latest)
-        samples, frame = repeated(
+        samples, bare_samples, frame, bare_frame = alternated(
             lambda: store.get_historical_features(
                 entity_df, [history], timestamp="event_timestamp"
             ),
+            bare,
             repeat,
         )
         assert len(frame) == len(entity_df) and list(frame.columns)[-10:] == FEATURES
+        assert len(bare_frame) == len(entity_df)
         out["historical_s"] = samples
+        out["bare_duckdb_historical_s"] = bare_samples
         out["historical_null_rows"] = int(frame["f0"].isna().sum())
 
         end = START + timedelta(days=DAYS + 1)
@@ -226,7 +247,7 @@ def cairn_redis(latest: Any, refs: list[str], rows: int, calls: int, end: Any) -
         store.close()
 
 
-def bare_duckdb(paths: dict[str, Path], repeat: int) -> list[float]:
+def bare_duckdb(paths: dict[str, Path]) -> Callable[[], Any]:
     """The same point-in-time join written by hand: one ASOF LEFT JOIN of the same in-memory
     entity frame and the same Parquet file, fetched to pandas."""
     import duckdb
@@ -241,10 +262,7 @@ def bare_duckdb(paths: dict[str, Path], repeat: int) -> list[float]:
     )
     con = duckdb.connect()
     con.register("entity_df", entity_df)
-    samples, frame = repeated(lambda: con.sql(query).df(), repeat)
-    con.close()
-    assert len(frame) == len(entity_df)
-    return samples
+    return lambda: con.sql(query).df()
 
 
 # --- Feast (in its own virtualenv) --------------------------------------------------------------
@@ -348,8 +366,8 @@ def median(values: list[float]) -> float:
 def report(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-features-") as scratch:
         paths = write_data(Path(scratch), args.rows, args.rows // 10)
-        cairn = cairn_figures(paths, args.rows, args.repeat, args.calls)
-        bare = bare_duckdb(paths, args.repeat)
+        cairn = cairn_figures(paths, args.rows, args.repeat, args.calls, bare_duckdb(paths))
+        bare = cairn.pop("bare_duckdb_historical_s")
         feast = None
         if Path(args.feast_python).exists():
             feast = run_feast(Path(args.feast_python), paths, args)

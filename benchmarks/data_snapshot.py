@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
 import os
 import platform
 import shutil
@@ -42,9 +41,10 @@ from pathlib import Path
 from time import perf_counter, process_time
 from typing import Any
 
+from publish import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DVC = ROOT / ".venv-bench-dvc" / "bin" / "dvc"
-RESULTS = Path(__file__).resolve().parent / "results" / "data_snapshot.json"
 FULL_ROWS, QUICK_ROWS = 1_000_000, 100_000
 TARGET_RATIO = 5.0
 
@@ -268,12 +268,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "src"))
     result = report(args)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
+    publish(result, "data_snapshot", args.json, print_report)
 
 
 if __name__ == "__main__":

@@ -45,9 +45,10 @@ from pathlib import Path
 from time import perf_counter, perf_counter_ns
 from typing import Any
 
+from publish import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FEAST_PYTHON = ROOT / ".venv-bench-feast" / "bin" / "python"
-RESULTS = Path(__file__).resolve().parent / "results" / "features.json"
 REDIS_URI = "redis://127.0.0.1:6379/0"
 FLOATS = [f"f{i}" for i in range(8)]
 INTS = ["n0", "n1"]
@@ -470,12 +471,7 @@ def main() -> None:
         return
     sys.path.insert(0, str(ROOT / "src"))
     result = report(args)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
+    publish(result, "features", args.json, print_report)
 
 
 if __name__ == "__main__":

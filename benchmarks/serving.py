@@ -39,9 +39,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from publish import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MLFLOW_PYTHON = ROOT / ".venv-bench-mlflow" / "bin" / "python"
-RESULTS = Path(__file__).resolve().parent / "results" / "serving.json"
 TARGET_RPS_RATIO = 10.0
 TARGET_P99_RATIO = 0.1
 BATCH_ROWS = 1000
@@ -390,12 +391,7 @@ def main() -> None:
         mlflow_save(Path(args.data), Path(args.out))
         return
     result = report(args)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
+    publish(result, "serving", args.json, print_report)
 
 
 if __name__ == "__main__":

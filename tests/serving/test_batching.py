@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -133,3 +134,54 @@ def test_rows_are_completed_by_the_feature_fill_and_a_request_without_ids_fails_
     assert outcomes[1].error.field == "row_id" and outcomes[1].predictions is None
     expected = loaded.predict(by_id.iloc[[3, 7]]).tolist()
     assert [outcomes[0].predictions[0], outcomes[2].predictions[0]] == expected
+
+
+def counting_served(loaded) -> tuple[Counting, SimpleNamespace]:
+    counting = Counting(loaded.model)
+    current = LoadedModel(counting, loaded.signature, loaded.metadata)
+    return counting, SimpleNamespace(name="credit-risk", current=current)
+
+
+def test_a_lone_client_is_answered_without_waiting_for_company(loaded, records):
+    counting, served = counting_served(loaded)
+
+    async def scenario() -> list[float]:
+        batcher = MicroBatcher(served, max_wait=1.0, max_gap=1.0)
+        batcher.start()
+        waits = []
+        for record in records[:5]:
+            started = time.perf_counter()
+            await batcher.submit(payload([record]))
+            waits.append(time.perf_counter() - started)
+        await batcher.stop()
+        return waits
+
+    waits = asyncio.run(scenario())
+    assert counting.calls == [1] * 5
+    assert max(waits) < 0.5  # a wait for others would take max_wait (1 s)
+
+
+def test_clients_answered_together_are_predicted_together_again(loaded, records):
+    """Closed-loop clients each send again once answered; those answered in one batch, and
+    those that were waiting meanwhile, end up in one batch rather than two alternating ones."""
+    counting, served = counting_served(loaded)
+
+    async def client(batcher: MicroBatcher, record: dict, delay: int) -> None:
+        for _ in range(delay):  # the second half starts while the first is being predicted
+            await asyncio.sleep(0)
+        for _ in range(12):
+            await batcher.submit(payload([record]))
+            for _ in range(3):  # a few turns of the loop to send the next request
+                await asyncio.sleep(0)
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(served, max_wait=0.5, max_gap=0.005)
+        batcher.start()
+        await asyncio.gather(
+            *(client(batcher, r, 0 if i < 4 else 1) for i, r in enumerate(records[:8]))
+        )
+        await batcher.stop()
+
+    asyncio.run(scenario())
+    assert sum(counting.calls) == 8 * 12
+    assert counting.calls == [4, *[8] * 11, 4]  # the second half joins the first at once

@@ -38,6 +38,7 @@ class ServerOptions:
     max_body_bytes: int = 16 * 1024 * 1024
     max_rows: int = 100_000
     max_batch_rows: int = 8192
+    batch_wait: float = 0.002  # seconds a batch may wait for clients just answered to send again
     poll_interval: float = 2.0  # seconds between checks of a followed alias
     log_interval: float = 0.5  # seconds between writes of the prediction log
     model_threads: int = 1  # BLAS/OpenMP threads a prediction may use (micro-batches are small)
@@ -62,7 +63,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for name, model in served.items():
-            batchers[name] = MicroBatcher(model, options.max_batch_rows, options.model_threads)
+            batchers[name] = MicroBatcher(
+                model, options.max_batch_rows, options.model_threads, options.batch_wait
+            )
             batchers[name].start()
         poller = asyncio.create_task(_follow_aliases(list(served.values()), options.poll_interval))
         state["ready"] = True

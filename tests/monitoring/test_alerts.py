@@ -1,5 +1,5 @@
-"""Alert rules: events fire once per episode, are delivered to a real local webhook, resolve,
-and can be acknowledged; on SQLite and PostgreSQL."""
+"""Alert rules: events fire once per episode and resolve, both delivered to a real local
+webhook, and can be acknowledged; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -65,16 +65,23 @@ def test_an_alert_fires_once_per_episode(credit_model, receiver):
         frame = make_credit_applications(1000, seed=20 + day, drift=amount)
         log_traffic(credit_model, frame, end=NOW + day * DAY_MS)
 
-    runs = [run_monitor("credit-risk", window="1d", end=NOW + day * DAY_MS) for day in range(5)]
+    runs, posted = [], []
+    for day in range(5):
+        runs.append(run_monitor("credit-risk", window="1d", end=NOW + day * DAY_MS))
+        posted.append(len(receiver.received))
 
     assert [len(r.alerts) for r in runs] == [0, 1, 0, 1, 1]
     assert [r.alerts[0].status for r in runs if r.alerts] == ["firing", "resolved", "firing"]
-    assert len(receiver.received) == 2  # one POST per episode
-    first = receiver.received[0]["alert"]
-    assert first["rule"] == "inputs-drift" and first["severity"] == "critical"
-    assert first["status"] == "firing" and first["value"] > 0.5
-    assert first["condition"] == "drift.share > 0.5"
-    assert first["run_id"] == runs[1].id
+    # a breach POSTs once, the same breach again nothing, the recovery once, a new breach once
+    assert posted == [0, 1, 1, 2, 3]
+    fired, resolved, again = (body["alert"] for body in receiver.received)
+    assert fired["rule"] == "inputs-drift" and fired["severity"] == "critical"
+    assert fired["status"] == "firing" and fired["value"] > 0.5
+    assert fired["condition"] == "drift.share > 0.5" and fired["resolved_at"] is None
+    assert fired["run_id"] == runs[1].id
+    assert resolved["id"] == fired["id"] and resolved["status"] == "resolved"
+    assert resolved["resolved_at"] == runs[3].window_end.isoformat()
+    assert again["status"] == "firing" and again["id"] != fired["id"]
 
     events = list_alerts("credit-risk")
     assert [e.status for e in events] == ["firing", "resolved"]

@@ -3,50 +3,12 @@ webhook, and can be acknowledged; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from monitoring_harness import DAY_MS, NOW, log_traffic
 
 from cairn.datasets import make_credit_applications
 from cairn.errors import Conflict, InvalidInput, NotFound
 from cairn.monitoring import ack, add_rule, list_alerts, list_rules, run_monitor, set_reference
-
-
-class Receiver:
-    """An HTTP server on loopback that keeps the JSON bodies POSTed to it."""
-
-    def __init__(self) -> None:
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/cairn"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_an_alert_fires_once_per_episode(credit_model, receiver):

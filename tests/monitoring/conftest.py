@@ -1,9 +1,12 @@
-"""Fixtures: a credit model registered with its training data."""
+"""Fixtures: a credit model registered with its training data, a webhook receiver."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pandas as pd
 import pytest
+from monitoring_harness import Receiver
 
 import cairn
 import cairn.data
@@ -28,3 +31,11 @@ def credit_model(use_store, training):
             input_example=training[list(CREDIT_FEATURES)].head(),
         )
     return version
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook on loopback that keeps what is POSTed to it."""
+    r = Receiver()
+    yield r
+    r.close()

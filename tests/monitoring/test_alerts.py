@@ -1,12 +1,7 @@
-"""Alert rules: events fire once per episode, are delivered to a real local webhook, resolve,
-and can be acknowledged; on SQLite and PostgreSQL."""
+"""Alert rules: events fire once per episode and resolve, both delivered to a real local
+webhook, and can be acknowledged; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
-
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from monitoring_harness import DAY_MS, NOW, log_traffic
@@ -14,39 +9,6 @@ from monitoring_harness import DAY_MS, NOW, log_traffic
 from cairn.datasets import make_credit_applications
 from cairn.errors import Conflict, InvalidInput, NotFound
 from cairn.monitoring import ack, add_rule, list_alerts, list_rules, run_monitor, set_reference
-
-
-class Receiver:
-    """An HTTP server on loopback that keeps the JSON bodies POSTed to it."""
-
-    def __init__(self) -> None:
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/cairn"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_an_alert_fires_once_per_episode(credit_model, receiver):
@@ -65,16 +27,23 @@ def test_an_alert_fires_once_per_episode(credit_model, receiver):
         frame = make_credit_applications(1000, seed=20 + day, drift=amount)
         log_traffic(credit_model, frame, end=NOW + day * DAY_MS)
 
-    runs = [run_monitor("credit-risk", window="1d", end=NOW + day * DAY_MS) for day in range(5)]
+    runs, posted = [], []
+    for day in range(5):
+        runs.append(run_monitor("credit-risk", window="1d", end=NOW + day * DAY_MS))
+        posted.append(len(receiver.received))
 
     assert [len(r.alerts) for r in runs] == [0, 1, 0, 1, 1]
     assert [r.alerts[0].status for r in runs if r.alerts] == ["firing", "resolved", "firing"]
-    assert len(receiver.received) == 2  # one POST per episode
-    first = receiver.received[0]["alert"]
-    assert first["rule"] == "inputs-drift" and first["severity"] == "critical"
-    assert first["status"] == "firing" and first["value"] > 0.5
-    assert first["condition"] == "drift.share > 0.5"
-    assert first["run_id"] == runs[1].id
+    # a breach POSTs once, the same breach again nothing, the recovery once, a new breach once
+    assert posted == [0, 1, 1, 2, 3]
+    fired, resolved, again = (body["alert"] for body in receiver.received)
+    assert fired["rule"] == "inputs-drift" and fired["severity"] == "critical"
+    assert fired["status"] == "firing" and fired["value"] > 0.5
+    assert fired["condition"] == "drift.share > 0.5" and fired["resolved_at"] is None
+    assert fired["run_id"] == runs[1].id
+    assert resolved["id"] == fired["id"] and resolved["status"] == "resolved"
+    assert resolved["resolved_at"] == runs[3].window_end.isoformat()
+    assert again["status"] == "firing" and again["id"] != fired["id"]
 
     events = list_alerts("credit-risk")
     assert [e.status for e in events] == ["firing", "resolved"]

@@ -53,3 +53,35 @@ def test_a_bad_condition_names_the_field(use_store):
             app, ["alerts", "add", "m", "r", "drift.share about 3"], catch_exceptions=False
         )
     assert caught.value.field == "condition"
+
+
+def test_a_monitor_schedule_from_the_command_line(credit_model):
+    cli("monitor", "reference", "credit-risk/1")
+    added = cli("monitor", "schedule", "credit-risk", "--cron", "0 * * * *", "--window", "1h")
+    assert "schedule monitor-credit-risk: monitor credit-risk on the 1h up to then" in added
+    cli(
+        "monitor",
+        "schedule",
+        "credit-risk",
+        "--cron",
+        "*/10 * * * *",
+        "--last",
+        "500",
+        "--name",
+        "m",
+    )
+    listed = {s["name"]: s for s in json.loads(cli("schedules", "list", "--json"))}
+    assert listed["monitor-credit-risk"]["pipeline"] == "cairn.monitoring.scheduled:monitor"
+    assert listed["monitor-credit-risk"]["params"]["window"] == "1h"
+    assert listed["m"]["params"] == {"model": "credit-risk", "window": None, "last": 500}
+    cli("schedules", "pause", "monitor-credit-risk")
+    cli("schedules", "remove", "m")
+    [left] = json.loads(cli("schedules", "list", "--json"))
+    assert left["name"] == "monitor-credit-risk" and left["paused"]
+    with pytest.raises(InvalidInput) as caught:
+        runner.invoke(
+            app,
+            ["monitor", "schedule", "credit-risk", "--cron", "hourly"],
+            catch_exceptions=False,
+        )
+    assert caught.value.field == "cron"

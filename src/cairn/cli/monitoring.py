@@ -72,6 +72,30 @@ def run(
     console.print(f"run {done.id}; `cairn monitor report {done.id}` writes its report")
 
 
+@app.command("schedule")
+def schedule(
+    model: str = typer.Argument(..., help="The model name, as the server logs it."),
+    cron: str = typer.Option(..., "--cron", help="When, in UTC, e.g. '0 * * * *' every hour."),
+    window: str = typer.Option("1d", "--window", "-w", help="Span up to each fire: 1h, 1d."),
+    last: int | None = typer.Option(None, "--last", help="The last N logged rows instead."),
+    name: str | None = typer.Option(None, "--name", help="The schedule's name (monitor-MODEL)."),
+    team: str = typer.Option("default", "--team", help="The job queue team its jobs run as."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Run the monitor on a cron: a schedule that `cairn scheduler` runs, `cairn schedules` lists."""
+    from cairn.monitoring import schedule_monitor
+
+    added = schedule_monitor(model, cron, window=window, last=last, name=name, team=team)
+    if as_json:
+        print_json(added.to_dict())
+        return
+    span = f"its last {last:,} rows" if last is not None else f"the {window} up to then"
+    console.print(
+        f"schedule {added.name}: monitor {model} on {span} at '{added.cron}', "
+        f"next {fmt_time(added.next_fire_at())}; `cairn scheduler` runs it"
+    )
+
+
 @app.command("runs")
 def runs(
     model: str = typer.Argument(..., help="The model name."),

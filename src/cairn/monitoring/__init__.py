@@ -3,7 +3,8 @@
 ``drift(reference_df, current_df)`` and ``quality(...)`` compare two tables directly.
 ``set_reference("credit-risk/3")`` stores what a version is monitored against;
 ``run_monitor("credit-risk", window="1d")`` checks a window of the server's prediction log,
-stores the results as time series with an HTML report, and raises the alerts of ``add_rule``.
+stores the results as time series with an HTML report, and raises the alerts of ``add_rule``;
+``schedule_monitor("credit-risk", "0 * * * *", window="1h")`` runs it on a cron.
 """
 
 from cairn.monitoring.alerts import (
@@ -28,6 +29,7 @@ from cairn.monitoring.monitor import (
 from cairn.monitoring.performance import performance
 from cairn.monitoring.quality import ColumnQuality, QualityReport, quality
 from cairn.monitoring.reference import Reference, get_reference, set_reference
+from cairn.monitoring.scheduled import schedule_monitor
 
 __all__ = [
     "METHODS",
@@ -55,5 +57,6 @@ __all__ = [
     "quality",
     "report_of",
     "run_monitor",
+    "schedule_monitor",
     "set_reference",
 ]

@@ -3,9 +3,10 @@
 A rule compares a metric of a model (the latest value, or its mean over ``window``) with a
 threshold. When the comparison starts to hold, one ``firing`` event is stored and POSTed to the
 rule's webhook; later evaluations that still breach add nothing; the first that no longer
-breaches resolves the event. So a rule alerts once per episode, not once per evaluation. The
-check and the insert share a write transaction that locks the rule row, so two monitors running
-at once cannot fire one episode twice.
+breaches resolves the event and POSTs it again, now ``resolved``. So a rule sends two notices
+per episode (fired, resolved), not one per evaluation. The check and the change share a write
+transaction that locks the rule row, so two monitors running at once cannot fire or resolve
+one episode twice.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def evaluate(
     model: str, *, run_id: str | None = None, at: int | None = None, store: Store | None = None
 ) -> list[AlertEvent]:
     """Evaluate every rule of ``model`` on its stored metrics as of ``at`` (ms, default now);
-    the events that fired or resolved now. New firing events are delivered to their webhook."""
+    the events that fired or resolved now, each delivered to its rule's webhook."""
     store = store or open_store()
     at = now_ms() if at is None else at
     changed: list[str] = []
@@ -184,7 +185,7 @@ def evaluate(
     events = [get_alert(event_id, store=store) for event_id in changed]
     rules = {r.name: r for r in list_rules(model, store=store)}
     for event in events:
-        if event.status == "firing" and rules[event.rule].webhook:
+        if rules[event.rule].webhook:
             _deliver(event, rules[event.rule].webhook, store)
     return [get_alert(e.id, store=store) for e in events]
 
@@ -209,7 +210,8 @@ def _metric_value(conn: Any, rule: AlertRule, at: int) -> float | None:
 
 def _deliver(event: AlertEvent, url: str, store: Store) -> None:
     """POST the event as JSON; a failure is recorded on the event, not raised: the monitor's
-    results are stored already and the alert stays listed for people to see."""
+    results are stored already and the alert stays listed for people to see. ``delivered_at``
+    and ``delivery_error`` tell of the latest notice (the firing one, then the resolution)."""
     error = None
     try:
         response = httpx.post(url, json={"alert": event.to_dict()}, timeout=WEBHOOK_TIMEOUT)

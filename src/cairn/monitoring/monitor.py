@@ -21,14 +21,14 @@ from sqlalchemy import select
 from cairn.artifacts import open_artifact_store
 from cairn.core import new_id, now_ms, settings
 from cairn.core.timeutil import from_ms
-from cairn.errors import InvalidInput, NotFound
+from cairn.errors import NotFound
 from cairn.monitoring import alerts as alerting
 from cairn.monitoring.drift import drift
 from cairn.monitoring.performance import performance
 from cairn.monitoring.quality import quality
 from cairn.monitoring.reference import PREDICTION, PROBABILITY, Reference, get_reference
 from cairn.monitoring.report import render_html
-from cairn.monitoring.windows import parse_span
+from cairn.monitoring.windows import check_last, parse_span
 from cairn.registry.refs import check_name
 from cairn.store import Store, open_store
 from cairn.store.schema import monitor_metrics, monitor_runs
@@ -101,9 +101,7 @@ def run_monitor(
     store = store or open_store()
     end = now_ms() if end is None else end
     if last is not None:
-        if isinstance(last, bool) or not isinstance(last, int) or last < 1:
-            raise InvalidInput.for_field("last", last, "a number of rows from 1")
-        logged = read_predictions(model, end=end, last=last, store=store)
+        logged = read_predictions(model, end=end, last=check_last(last), store=store)
         start = int(logged["created_at"].min()) if len(logged) else None
     else:
         start = end - parse_span(window or "")

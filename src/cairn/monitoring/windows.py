@@ -1,4 +1,5 @@
-"""Spans of time written as people write them: ``30m``, ``6h``, ``1d``, ``2w``."""
+"""What a monitor reads: a span of time as people write it (``30m``, ``6h``, ``1d``, ``2w``),
+or the last n rows."""
 
 from __future__ import annotations
 
@@ -16,3 +17,10 @@ def parse_span(text: str, field: str = "window") -> int:
     if match is None or float(match.group(1)) <= 0:
         raise InvalidInput.for_field(field, text, "a span such as 30m, 6h, 1d or 2w")
     return round(float(match.group(1)) * _UNITS_MS[match.group(2)])
+
+
+def check_last(last: object) -> int:
+    """A count of the latest rows to read; InvalidInput naming ``last`` if not one."""
+    if isinstance(last, bool) or not isinstance(last, int) or last < 1:
+        raise InvalidInput.for_field("last", last, "a number of rows from 1")
+    return last

@@ -1,7 +1,8 @@
 """Serving benchmark (issue 4): the same model behind cairn's server and ``mlflow models serve``.
 
 The model: the registry benchmark's scikit-learn pipeline on the credit generator's data. cairn
-serves it with ``cairn serve credit-risk/1`` (prediction logging on, as in production); MLflow
+serves it with ``cairn serve credit-risk/1`` (prediction logging on, as in production), and
+again with ``--compile onnx`` (the same pipeline as a checked ONNX graph); MLflow
 with ``mlflow models serve --env-manager local --workers 1`` from its own virtualenv
 (``.venv-bench-mlflow``, built by ``make bench``), whose ``bin/`` is put first on PATH so that
 MLflow starts its own uvicorn. Each server is pinned to CPU 0 and the load generator to CPU 1
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -203,31 +205,47 @@ def measure(
 
 def cairn_figures(
     frame: Any, records: list[dict], args: argparse.Namespace, scratch: Path
-) -> dict[str, Any]:
+) -> dict[str, dict[str, Any]]:
+    """cairn serving the pipeline as it is, and compiled to ONNX (``--compile onnx``)."""
     import cairn
+    from cairn.models import compile_onnx
+    from cairn.registry import LoadedModel, infer_signature
+    from cairn.registry.signature import check_input
+    from cairn.serving import read_predictions
     from registry import train
 
-    home = scratch / "cairn-home"
-    os.environ["CAIRN_HOME"] = str(home)
     model, features = train(frame)
-    with cairn.start_run(experiment="bench-serving") as run:
-        version = run.log_model(model, name="credit-risk", input_example=features.head())
-    port = free_port()
-    command = [sys.executable, "-m", "cairn", "serve", version.ref, "--port", str(port)]
-    url = f"http://127.0.0.1:{port}"
-    with started(command, {**os.environ}, url + "/readyz", scratch / "cairn.log"):
-        figures = measure(
-            url, "/v1/models/credit-risk/predict", lambda rs: {"records": rs}, records, args
+    signature = infer_signature(model, features.head())
+    compiled = compile_onnx(LoadedModel(model, signature, {"flavour": "sklearn"})).model
+    one, batch = (check_input(signature, features.head(n)) for n in (1, BATCH_ROWS))
+    out = {}
+    for label, extra, predicts in (
+        ("cairn", [], model),
+        ("cairn_onnx", ["--compile", "onnx"], compiled),
+    ):
+        in_process = {  # the model alone, on rows already checked
+            "in_process_predict_ms": 1000
+            * median_time(functools.partial(predicts.predict_proba, one)),
+            "in_process_batch_ms": 1000
+            * median_time(functools.partial(predicts.predict_proba, batch)),
+        }
+        os.environ["CAIRN_HOME"] = str(scratch / f"{label}-home")
+        with cairn.start_run(experiment="bench-serving") as run:
+            version = run.log_model(model, name="credit-risk", input_example=features.head())
+        port = free_port()
+        command = [sys.executable, "-m", "cairn", "serve", version.ref, "--port", str(port)]
+        url = f"http://127.0.0.1:{port}"
+        with started([*command, *extra], {**os.environ}, url + "/readyz", scratch / label):
+            figures = measure(
+                url, "/v1/models/credit-risk/predict", lambda rs: {"records": rs}, records, args
+            )
+        figures.update(in_process)
+        figures["logged_rows"] = len(read_predictions("credit-risk"))
+        figures["overhead_ms"] = (
+            figures["sequential"]["p50_ms"] - in_process["in_process_predict_ms"]
         )
-    one = features.head(1)
-    figures["in_process_predict_ms"] = 1000 * median_time(lambda: model.predict_proba(one))
-    figures["in_process_batch_ms"] = 1000 * median_time(
-        lambda: model.predict_proba(features.head(BATCH_ROWS))
-    )
-    from cairn.serving import read_predictions
-
-    figures["logged_rows"] = len(read_predictions("credit-risk"))
-    return figures
+        out[label] = figures
+    return out
 
 
 def mlflow_figures(
@@ -316,53 +334,54 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
             "pinning": bool(_pinned(SERVER_CPU)),
             "concurrency": args.concurrency,
             "batch_rows": BATCH_ROWS,
-            "cairn": cairn_figures(frame, records, args, scratch),
+            **cairn_figures(frame, records, args, scratch),
         }
         if args.mlflow_python.exists():
             result["mlflow"] = mlflow_figures(args.mlflow_python, data, records, args, scratch)
-    cairn_single = result["cairn"]["single"]
-    sequential = result["cairn"]["sequential"]
-    result["cairn"]["overhead_ms"] = sequential["p50_ms"] - result["cairn"]["in_process_predict_ms"]
     if "mlflow" in result:
-        mlflow_single = result["mlflow"]["single"]
-        result["rps_ratio"] = cairn_single["requests_per_s"] / mlflow_single["requests_per_s"]
-        result["p99_ratio"] = cairn_single["p99_ms"] / mlflow_single["p99_ms"]
-        result["batch_rows_ratio"] = (
-            result["cairn"]["batch"]["rows_per_s"] / result["mlflow"]["batch"]["rows_per_s"]
-        )
-        result["targets_met"] = (
-            result["rps_ratio"] >= TARGET_RPS_RATIO and result["p99_ratio"] <= TARGET_P99_RATIO
-        )
+        mlflow = result["mlflow"]
+        for label in ("cairn", "cairn_onnx"):
+            ours = result[label]
+            ours["rps_ratio"] = (
+                ours["single"]["requests_per_s"] / mlflow["single"]["requests_per_s"]
+            )
+            ours["p99_ratio"] = ours["single"]["p99_ms"] / mlflow["single"]["p99_ms"]
+            ours["batch_rows_ratio"] = ours["batch"]["rows_per_s"] / mlflow["batch"]["rows_per_s"]
+            ours["targets_met"] = (
+                ours["rps_ratio"] >= TARGET_RPS_RATIO and ours["p99_ratio"] <= TARGET_P99_RATIO
+            )
     return result
 
 
 def print_report(result: dict[str, Any]) -> None:
-    def line(name: str, figures: dict[str, Any]) -> None:
-        s, b = figures["single"], figures["batch"]
-        print(
-            f"  {name:7} {s['requests_per_s']:9.0f} req/s  p50 {s['p50_ms']:7.2f} ms  "
-            f"p99 {s['p99_ms']:7.2f} ms  failed {s['failed']}  |  batch {b['rows_per_s']:9.0f} rows/s"
-        )
-
     print(
         f"serving: single-record requests at {result['concurrency']} clients, "
         f"{result['batch_rows']}-row batches at 4 clients"
     )
-    line("cairn", result["cairn"])
-    if "mlflow" in result:
-        line("mlflow", result["mlflow"])
+    for label in ("cairn", "cairn_onnx", "mlflow"):
+        if label not in result:
+            continue
+        figures = result[label]
+        s, b = figures["single"], figures["batch"]
         print(
-            f"  ratios: {result['rps_ratio']:.1f}x requests/s (target >= {TARGET_RPS_RATIO:.0f}x), "
-            f"p99 {result['p99_ratio']:.3f} of MLflow's (target <= {TARGET_P99_RATIO}), "
-            f"batch rows/s {result['batch_rows_ratio']:.1f}x"
+            f"  {label:10} {s['requests_per_s']:7.0f} req/s  p50 {s['p50_ms']:7.2f} ms  "
+            f"p99 {s['p99_ms']:7.2f} ms  failed {s['failed']}  |  batch {b['rows_per_s']:8.0f} rows/s"
         )
-    else:
+    for label in ("cairn", "cairn_onnx"):
+        c = result[label]
+        if "rps_ratio" in c:
+            print(
+                f"  {label} against MLflow: {c['rps_ratio']:.1f}x requests/s "
+                f"(target >= {TARGET_RPS_RATIO:.0f}x), p99 {c['p99_ratio']:.3f} of MLflow's "
+                f"(target <= {TARGET_P99_RATIO}), batch rows/s {c['batch_rows_ratio']:.1f}x"
+            )
+        print(
+            f"  {label} overhead over in-process predict_proba of one row: "
+            f"{c['overhead_ms']:.2f} ms (in process {c['in_process_predict_ms']:.2f} ms; "
+            f"{c['logged_rows']} rows logged)"
+        )
+    if "mlflow" not in result:
         print("  (MLflow not measured: build it with `make .venv-bench-mlflow/.installed`)")
-    c = result["cairn"]
-    print(
-        f"  cairn overhead over in-process predict_proba of one row: {c['overhead_ms']:.2f} ms "
-        f"(in process {c['in_process_predict_ms']:.2f} ms; {c['logged_rows']} rows logged)"
-    )
 
 
 def main() -> None:

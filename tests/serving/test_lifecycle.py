@@ -3,13 +3,20 @@ serving a package folder."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import numpy as np
+import pandas as pd
 from serving_harness import in_home, register_credit_models, running_server
 
 import cairn
+import cairn.models
+from cairn.models.compiled import TOLERANCE
 from cairn.serving import read_predictions
 
 
@@ -81,3 +88,47 @@ def test_a_package_folder_is_served_without_its_registry(tmp_path, credit, recor
         server.stop()
     with in_home(elsewhere):
         assert len(read_predictions("credit-risk")) == 3
+
+
+def test_a_compiled_model_answers_as_the_original_and_follows_its_alias(tmp_path, credit, records):
+    register_credit_models(tmp_path, credit)
+    with in_home(tmp_path):
+        original = cairn.models.load("credit-risk@champion")
+    serving = ("credit-risk@champion", "--compile", "onnx", "--poll", "0.2")
+    with running_server(tmp_path, *serving) as server:
+        described = server.get("/v1/models/credit-risk").json()
+        assert described["compiled"] == "onnx" and described["flavour"] == "sklearn"
+        answer = server.predict(records[:20])
+        assert answer.status_code == 200, answer.text
+        frame = pd.DataFrame(records[:20])
+        assert answer.json()["predictions"] == original.predict(frame).tolist()
+        np.testing.assert_allclose(
+            answer.json()["probabilities"], original.predict_proba(frame), atol=TOLERANCE
+        )
+        bad = server.predict([dict(records[0], home_ownership="castle")])
+        assert bad.status_code == 422 and bad.json()["field"] == "home_ownership"
+        with in_home(tmp_path):
+            cairn.registry.set_alias("credit-risk", "champion", 2)
+        for _ in range(100):  # the new version is compiled in turn, then swapped in
+            if server.predict(records[:1]).json()["version"] == 2:
+                break
+            threading.Event().wait(0.1)
+        assert server.get("/v1/models/credit-risk").json() | {"signature": None} == {
+            **described,
+            "version": 2,
+            "signature": None,
+        }
+        server.stop()
+
+
+def test_an_unknown_compile_target_stops_the_server_naming_it(tmp_path, credit):
+    register_credit_models(tmp_path, credit)
+    done = subprocess.run(
+        [sys.executable, "-m", "cairn", "serve", "credit-risk/1", "--compile", "tflite"],
+        env={**os.environ, "CAIRN_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "compile" in done.stderr and "tflite" in done.stderr

@@ -30,6 +30,11 @@ def serve(
     log_predictions: bool = typer.Option(
         True, "--log-predictions/--no-log-predictions", help="Log every prediction to the store."
     ),
+    compile: str | None = typer.Option(
+        None,
+        "--compile",
+        help="onnx: serve scikit-learn models as ONNX graphs, checked to give the same answers.",
+    ),
 ) -> None:
     """Serve models over HTTP: POST /v1/models/{name}/predict, /v1/feedback, /metrics."""
     from cairn.errors import InvalidInput
@@ -60,6 +65,7 @@ def serve(
         options=options,
         log_predictions=log_predictions,
         features=features,
+        compile=compile,
     )
 
 

@@ -2,6 +2,7 @@
 
 A ref (``name/3``, ``name@alias``, ``name@latest``) loads from the registry; a path to a folder
 written by ``cairn models package`` loads from that folder, without any store.
+``compile_onnx(loaded)`` gives the same model as a checked ONNX graph, for fast serving.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cairn.models.compiled import compile_onnx
 from cairn.registry import LoadedModel
 
 
@@ -23,4 +25,4 @@ def load(ref_or_path: str | os.PathLike) -> LoadedModel:
     return load_ref(str(ref_or_path))
 
 
-__all__ = ["LoadedModel", "load"]
+__all__ = ["LoadedModel", "compile_onnx", "load"]

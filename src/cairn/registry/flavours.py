@@ -121,7 +121,9 @@ class OnnxModel:
     tensor output the class probabilities (convert classifiers with ``zipmap=False``).
     """
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, columns: list[str] | None = None) -> None:
+        """``columns``: the frame column feeding each graph input, in order, where the graph's
+        input names are not the column names (skl2onnx sanitises names with spaces)."""
         try:
             import onnxruntime
         except ImportError as exc:
@@ -135,6 +137,7 @@ class OnnxModel:
                 "model", "an ONNX graph", f"a valid ONNX model: {exc}"
             ) from exc
         self.inputs = self.session.get_inputs()
+        self.columns = columns or [spec.name for spec in self.inputs]
         outputs = self.session.get_outputs()
         self._outputs = [o.name for o in outputs]
         if len(outputs) > 1 and outputs[1].type.startswith("tensor"):
@@ -147,8 +150,8 @@ class OnnxModel:
             (only,) = self.inputs
             return {only.name: frame.to_numpy(dtype=_NUMPY_TYPES.get(only.type, np.float32))}
         feed = {}
-        for spec in self.inputs:
-            column = frame[spec.name].to_numpy()
+        for spec, name in zip(self.inputs, self.columns, strict=True):
+            column = frame[name].to_numpy()
             dtype = _NUMPY_TYPES.get(spec.type, object)
             feed[spec.name] = (
                 (column.astype(str) if dtype is object else column).astype(dtype).reshape(-1, 1)
@@ -160,6 +163,11 @@ class OnnxModel:
 
     def _predict_proba(self, frame: Any) -> Any:
         return self.session.run(self._outputs[1:2], self._feed(frame))[0]
+
+    def predict_with_proba(self, frame: Any) -> tuple[Any, Any]:
+        """Predictions and probabilities from one run of the graph."""
+        predicted, proba = self.session.run(self._outputs[:2], self._feed(frame))
+        return predicted.ravel(), proba
 
 
 #: onnxruntime input types and the numpy types that feed them.

@@ -50,8 +50,13 @@ class LoadedModel:
 
     def predict_checked(self, frame: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Predictions and (when the model has them) probabilities of a frame that has passed
-        ``check_rows``. A scikit-learn pipeline transforms the frame once for both."""
+        ``check_rows``. A scikit-learn pipeline transforms the frame once for both; an ONNX
+        graph runs once for both."""
         model, final = self.model, self.model
+        both = getattr(model, "predict_with_proba", None)
+        if self.signature.has_proba and both is not None:
+            predictions, probabilities = both(frame)
+            return np.asarray(predictions), np.asarray(probabilities)
         steps = getattr(model, "steps", None)
         if self.signature.has_proba and isinstance(steps, list) and len(steps) > 1:
             frame, final = model[:-1].transform(frame), model[-1]

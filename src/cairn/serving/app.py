@@ -355,6 +355,7 @@ def _describe(model: ServedModel) -> dict[str, Any]:
         "target": model.target,
         "follows_alias": model.follows_alias,
         "flavour": current.flavour,
+        "compiled": current.metadata.get("compiled"),
         "signature": current.signature.to_dict(),
     }
 

@@ -1,6 +1,9 @@
 """A model being served: loaded from the registry (a ref) or from a package folder, and, with a
 feature service, completing requests that carry only entity ids from the online store.
 
+With ``compile="onnx"`` a scikit-learn model is served as its ONNX graph, once the graph has
+been checked to give the model's answers (``cairn.models.compile_onnx``).
+
 A ref with an alias (``credit-risk@champion``, or ``@latest``) follows the alias: ``refresh``
 loads the version it points at now and swaps it in with one assignment, so a request in flight
 finishes on the model it started with and the next one gets the new model; none is dropped.
@@ -13,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cairn.errors import InvalidInput
 from cairn.registry import LoadedModel
 from cairn.registry.refs import parse_ref
 
@@ -22,9 +26,14 @@ log = logging.getLogger(__name__)
 class ServedModel:
     """The model ``target`` names (a registry ref or a package folder), kept current."""
 
-    def __init__(self, target: str | os.PathLike, features: str | None = None) -> None:
+    def __init__(
+        self, target: str | os.PathLike, features: str | None = None, compile: str | None = None
+    ) -> None:
+        if compile not in (None, "onnx"):
+            raise InvalidInput.for_field("compile", compile, '"onnx" (or nothing)')
         self.target = str(target)
         self.features = features  # a feature service that completes id-only requests
+        self.compile = compile
         self.package = Path(self.target, "model.json").is_file()
         self.follows_alias = not self.package and parse_ref(self.target).version is None
         self.current: LoadedModel = self._load()
@@ -67,4 +76,5 @@ class ServedModel:
     def _load(self, ref: str | None = None) -> LoadedModel:
         import cairn.models
 
-        return cairn.models.load(Path(self.target) if self.package else (ref or self.target))
+        loaded = cairn.models.load(Path(self.target) if self.package else (ref or self.target))
+        return cairn.models.compile_onnx(loaded) if self.compile else loaded

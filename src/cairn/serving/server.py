@@ -24,11 +24,13 @@ def serve(
     options: ServerOptions | None = None,
     log_predictions: bool = True,
     features: str | None = None,
+    compile: str | None = None,
 ) -> None:
     """Serve the models ``targets`` name (registry refs or package folders) until stopped.
 
     ``features``: a feature service (applied with ``cairn features apply``) whose online values
     complete each request, so a request may carry only entity ids (and request-time values).
+    ``compile="onnx"``: serve scikit-learn models as their ONNX graphs, checked to agree first.
     SIGINT or SIGTERM stops it gracefully: new connections are refused, requests in flight are
     answered, then the prediction log is written out before the process ends.
     """
@@ -39,7 +41,7 @@ def serve(
     if not 0 <= port <= 65535:
         raise InvalidInput.for_field("port", port, "a TCP port from 0 to 65535")
     options = options or ServerOptions()
-    models = [ServedModel(target, features) for target in targets]
+    models = [ServedModel(target, features, compile) for target in targets]
     app = create_app(
         models,
         prediction_log=PredictionLog(interval=options.log_interval) if log_predictions else None,

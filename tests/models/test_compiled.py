@@ -1,0 +1,126 @@
+"""Compiling scikit-learn models to ONNX: same answers, checked before use, refused otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from cairn.datasets import CREDIT_FEATURES, CREDIT_LABEL, make_credit_applications
+from cairn.errors import InvalidInput
+from cairn.models import compile_onnx
+from cairn.models.compiled import TOLERANCE, synthetic_rows
+from cairn.registry import LoadedModel, infer_signature
+from cairn.registry.signature import check_input
+from credit_models import credit_pipeline
+
+
+def loaded_model(model, example: pd.DataFrame, flavour: str = "sklearn") -> LoadedModel:
+    signature = infer_signature(model, example.head())
+    return LoadedModel(model, signature, {"name": "m", "version": 1, "flavour": flavour})
+
+
+@pytest.fixture(scope="module")
+def credit() -> pd.DataFrame:
+    return make_credit_applications(1500, seed=3)
+
+
+@pytest.fixture(scope="module")
+def credit_loaded(credit) -> LoadedModel:
+    return loaded_model(credit_pipeline(credit), credit[list(CREDIT_FEATURES)])
+
+
+def test_a_credit_pipeline_compiles_and_answers_as_the_original(credit_loaded, credit):
+    compiled = compile_onnx(credit_loaded, credit[list(CREDIT_FEATURES)])
+    assert compiled.metadata["compiled"] == "onnx" and compiled.signature == credit_loaded.signature
+    frame = check_input(credit_loaded.signature, credit[list(CREDIT_FEATURES)])
+    expected, expected_proba = credit_loaded.predict_checked(frame)
+    got, got_proba = compiled.predict_checked(frame)
+    assert (got == expected).all()
+    np.testing.assert_allclose(got_proba, expected_proba, atol=TOLERANCE)
+    # the public methods check their input on the compiled model too
+    np.testing.assert_allclose(
+        compiled.predict_proba(credit.head(3)),
+        credit_loaded.predict_proba(credit.head(3)),
+        atol=TOLERANCE,
+    )
+    with pytest.raises(InvalidInput) as refused:
+        compiled.predict(credit.head(1).assign(loan_purpose="yacht"))
+    assert refused.value.field == "loan_purpose"
+
+
+def test_string_classes_and_a_regressor_compile_too():
+    iris = load_iris(as_frame=True)
+    names = np.asarray(iris.target_names)[iris.target]
+    classifier = make_pipeline(SimpleImputer(), LogisticRegression(max_iter=500))
+    classifier.fit(iris.data, names)
+    compiled = compile_onnx(loaded_model(classifier, iris.data))
+    assert compiled.predict(iris.data).tolist() == classifier.predict(iris.data).tolist()
+
+    diabetes = load_diabetes(as_frame=True)
+    ridge = make_pipeline(StandardScaler(), Ridge()).fit(diabetes.data, diabetes.target)
+    compiled = compile_onnx(loaded_model(ridge, diabetes.data))
+    np.testing.assert_allclose(
+        compiled.predict(diabetes.data), ridge.predict(diabetes.data), rtol=TOLERANCE
+    )
+
+
+def test_a_forest_is_refused_where_its_graph_sends_nulls_elsewhere():
+    """scikit-learn's trees send a missing value down a learned side; the ONNX graph does not,
+    so the rows with nulls disagree, and compiling is refused rather than serving them."""
+    iris = load_iris(as_frame=True)
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(iris.data, iris.target)
+    with pytest.raises(InvalidInput) as refused:
+        compile_onnx(loaded_model(forest, iris.data))
+    assert refused.value.field == "compile" and "200 of 2000 check rows" in str(refused.value)
+
+
+def test_synthetic_rows_cover_every_category_nulls_and_wide_numbers(credit_loaded):
+    signature = credit_loaded.signature
+    rows = synthetic_rows(signature, 500)
+    assert len(rows) == 500
+    for column in signature.inputs:
+        if column.categories:
+            assert set(rows[column.name].dropna()) == set(column.categories)
+        if column.nullable:
+            assert rows[column.name].isna().sum() == 50
+    assert rows["annual_income"].abs().max() > 1e5  # numbers over many magnitudes
+
+
+def test_a_graph_that_does_not_agree_is_refused_with_the_row_it_failed_on():
+    # float32 cannot tell 1e9 + 10 from 1e9 + 40: the graph answers differently, and is refused
+    x = pd.DataFrame({"x": 1e9 + np.arange(100, dtype=float)})
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, x["x"] > 1e9 + 50)
+    loaded = loaded_model(model, x)
+    with pytest.raises(InvalidInput) as refused:
+        compile_onnx(loaded, x, rows=10)
+    assert refused.value.field == "compile" and "check rows" in str(refused.value)
+
+
+class Handmade:
+    """A model skl2onnx has no converter for."""
+
+    def fit(self, frame, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, frame):
+        return np.zeros(len(frame), dtype=int)
+
+
+def test_what_cannot_be_compiled_is_refused_naming_it(credit_loaded, credit):
+    features = credit[list(CREDIT_FEATURES)]
+    handmade = loaded_model(Handmade().fit(features, credit[CREDIT_LABEL]), features)
+    with pytest.raises(InvalidInput) as refused:
+        compile_onnx(handmade)
+    assert refused.value.field == "compile" and refused.value.value == "Handmade"
+    onnx_flavour = LoadedModel(credit_loaded.model, credit_loaded.signature, {"flavour": "onnx"})
+    with pytest.raises(InvalidInput) as refused:
+        compile_onnx(onnx_flavour)
+    assert refused.value.value == "onnx"

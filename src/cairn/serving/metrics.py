@@ -48,17 +48,26 @@ class ServerMetrics:
             "Predicted rows waiting to be written to the prediction log",
             registry=self.registry,
         )
+        self._series: dict[tuple[str, int, int], tuple] = {}
 
     def observe(
         self, model: str, version: int, status: int, seconds: float, rows: int, error: str | None
     ) -> None:
-        key = (model, str(version))
-        self.requests.labels(*key, str(status)).inc()
-        self.latency.labels(*key).observe(seconds)
+        series = self._series.get((model, version, status))
+        if series is None:  # looking a labelled child up costs more than the update itself
+            key = (model, str(version))
+            series = self._series[(model, version, status)] = (
+                self.requests.labels(*key, str(status)),
+                self.latency.labels(*key),
+                self.rows.labels(*key),
+            )
+        requests, latency, predicted = series
+        requests.inc()
+        latency.observe(seconds)
         if error is None:
-            self.rows.labels(*key).inc(rows)
+            predicted.inc(rows)
         else:
-            self.errors.labels(*key, error).inc()
+            self.errors.labels(model, str(version), error).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -5,8 +5,10 @@ The public SDK: ``cairn.start_run`` and the logging shortcuts act on the active 
 ``cairn.evaluation`` runs evaluation suites and gates promotion.
 """
 
-# cairn.evaluation adds the promotion gate to the registry's champion alias on import
-from cairn import errors, evaluation
+import importlib
+from typing import Any
+
+from cairn import errors
 from cairn.pipelines import pipeline, step
 from cairn.tracking import (
     ActiveRun,
@@ -25,6 +27,26 @@ from cairn.tracking import (
 from cairn.tracking.autolog import autolog
 
 __version__ = "0.1.0"
+
+
+#: Subpackages loaded on first use (``cairn.registry.get_version(...)`` needs no import of its
+#: own): they load pandas or more, which a CLI command or a tracked script may never need.
+_LAZY_SUBPACKAGES = {
+    "data",
+    "evaluation",
+    "features",
+    "models",
+    "monitoring",
+    "registry",
+    "serving",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBPACKAGES:
+        return importlib.import_module(f"cairn.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ActiveRun",

@@ -134,3 +134,17 @@ def test_runs_list_by_status_and_a_bad_status_named(three_runs):
     with pytest.raises(InvalidInput) as caught:
         cli("runs", "list", "--status", "finished' or 1=1")
     assert caught.value.field == "status"
+
+
+def test_the_cli_and_the_package_start_without_pandas():
+    """``cairn --help`` and ``import cairn`` stay quick: pandas (and the registry, evaluation
+    and the rest that need it) load on first use."""
+    script = (
+        "import sys, cairn, cairn.cli\n"
+        "heavy = sorted(m for m in ('pandas', 'sklearn', 'cairn.registry', 'cairn.evaluation')"
+        " if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+        "assert cairn.registry.get_version and cairn.evaluation.GateFailed\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

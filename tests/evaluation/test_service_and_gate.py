@@ -4,6 +4,8 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from evaluation_helpers import FEATURES, biased_labels, credit_model
@@ -186,3 +188,19 @@ def test_deploying_needs_the_gate_too(versions, gate_suite, monkeypatch):
     assert forced.target == "pilot"
     (override,) = evaluation.overrides_of(versions[2].ref)
     assert override.action == "deploy" and override.reason == "shadow traffic only"
+
+
+def test_a_process_that_never_imports_evaluation_is_gated_all_the_same(versions, gate_suite):
+    """The registry loads the gate itself before an alias moves, so a script (or the CLI) that
+    only imports ``cairn.registry`` cannot slip past it."""
+    evaluation.set_policy("credit-risk", gate_suite)
+    script = (
+        "import sys, cairn.registry\n"
+        "assert 'cairn.evaluation' not in sys.modules\n"
+        "cairn.registry.set_alias('credit-risk', 'champion', 2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1 and "GateFailed" in done.stderr, done.stderr
+    assert registry.get_version("credit-risk@champion").version == 1

@@ -4,12 +4,15 @@ CI job can gate on it); ``cairn evaluations``: list, show, report, policies and 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from cairn import evaluation
+import cairn
 from cairn.cli.output import JSON_HELP, console, fmt_time, print_json, table
-from cairn.evaluation import Evaluation, Verdict
+
+if TYPE_CHECKING:
+    from cairn.evaluation import Evaluation
 
 app = typer.Typer(
     help="Evaluations: list, show, report; the policy that gates promotion; overrides.",
@@ -30,12 +33,7 @@ SENSITIVE = typer.Option(
     None, "--sensitive", help="A sensitive attribute for fairness checks (repeat for several)."
 )
 LABEL = typer.Option(None, "--label", help="The label column (inferred for classifiers).")
-STYLE = {
-    Verdict.PASSED: "green",
-    Verdict.FAILED: "red",
-    Verdict.ERRORED: "yellow",
-    Verdict.SKIPPED: "dim",
-}
+STYLE = {"passed": "green", "failed": "red", "errored": "yellow", "skipped": "dim"}  # by verdict
 
 
 def evaluate_cmd(
@@ -50,11 +48,11 @@ def evaluate_cmd(
 ) -> None:
     """Evaluate a model version on a dataset version; exit status 1 when the suite fails."""
     with console.status(f"evaluating {ref} on {data}", spinner="dots"):
-        found = evaluation.evaluate(
+        found = cairn.evaluation.evaluate(
             ref, data, suite=suite, label=label, sensitive=sensitive or None, seed=seed
         )
     if report is not None:
-        report.write_text(evaluation.report_html(found.id))
+        report.write_text(cairn.evaluation.report_html(found.id))
     if as_json:
         print_json(found.to_dict())
     else:
@@ -89,7 +87,7 @@ def list_cmd(
     as_json: bool = AS_JSON,
 ) -> None:
     """List evaluations, newest first."""
-    found = evaluation.list_evaluations(model)
+    found = cairn.evaluation.list_evaluations(model)
     if as_json:
         print_json([e.to_dict() for e in found])
         return
@@ -117,7 +115,7 @@ def show(
     as_json: bool = AS_JSON,
 ) -> None:
     """Show an evaluation: every check's value, threshold, verdict and why."""
-    found = evaluation.get_evaluation(evaluation_id)
+    found = cairn.evaluation.get_evaluation(evaluation_id)
     if as_json:
         print_json(found.to_dict())
         return
@@ -130,7 +128,7 @@ def report_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="The HTML file to write."),
 ) -> None:
     """Write an evaluation's HTML report (plots included) to a file."""
-    out.write_text(evaluation.report_html(evaluation_id))
+    out.write_text(cairn.evaluation.report_html(evaluation_id))
     console.print(f"report written to {out}", highlight=False)
 
 
@@ -139,7 +137,7 @@ def overrides_cmd(
     ref: str = typer.Argument(..., help="A model version."), as_json: bool = AS_JSON
 ) -> None:
     """Gate overrides of a version: who, when, why, and what the gate found wrong."""
-    found = evaluation.overrides_of(ref)
+    found = cairn.evaluation.overrides_of(ref)
     if as_json:
         print_json([o.to_dict() for o in found])
         return
@@ -162,7 +160,7 @@ def policy_set(
     as_json: bool = AS_JSON,
 ) -> None:
     """Require a passing evaluation on SUITE before a version becomes champion or is deployed."""
-    policy = evaluation.set_policy(model, suite, label=label, sensitive=sensitive or None)
+    policy = cairn.evaluation.set_policy(model, suite, label=label, sensitive=sensitive or None)
     if as_json:
         print_json(policy.to_dict())
         return
@@ -178,7 +176,7 @@ def policy_show(
     model: str = typer.Argument(..., help="The registered model."), as_json: bool = AS_JSON
 ) -> None:
     """Show the model's policy (none: its versions are not gated)."""
-    policy = evaluation.get_policy(model)
+    policy = cairn.evaluation.get_policy(model)
     if as_json:
         print_json(None if policy is None else policy.to_dict())
         return
@@ -199,5 +197,5 @@ def policy_show(
 @policy_app.command("clear")
 def policy_clear(model: str = typer.Argument(..., help="The registered model.")) -> None:
     """Remove the model's policy: its versions are no longer gated."""
-    evaluation.clear_policy(model)
+    cairn.evaluation.clear_policy(model)
     console.print(f"{model}: no evaluation policy", highlight=False)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from cairn import registry
+import cairn
 from cairn.cli.output import JSON_HELP, console, fmt_number, fmt_time, print_json, table
-from cairn.registry import ModelVersion
+
+if TYPE_CHECKING:
+    from cairn.registry import Approval, ModelVersion
 
 app = typer.Typer(
     help="Model registry: list, show, versions, alias, lineage, package, approvals.",
@@ -44,7 +47,7 @@ def list_cmd(
     as_json: bool = AS_JSON,
 ) -> None:
     """List registered models."""
-    found = registry.list_models(include_archived=archived)
+    found = cairn.registry.list_models(include_archived=archived)
     if as_json:
         print_json([m.to_dict() for m in found])
         return
@@ -69,7 +72,7 @@ def list_cmd(
 @app.command("versions")
 def versions_cmd(name: str, as_json: bool = AS_JSON) -> None:
     """List a model's versions, newest first."""
-    found = registry.list_versions(name)
+    found = cairn.registry.list_versions(name)
     if as_json:
         print_json([v.to_dict() for v in found])
         return
@@ -79,12 +82,12 @@ def versions_cmd(name: str, as_json: bool = AS_JSON) -> None:
 @app.command("show")
 def show(ref: str = REF, as_json: bool = AS_JSON) -> None:
     """Show one version: record, signature, params, metrics, approvals."""
-    version = registry.get_version(ref)
-    decisions = registry.approvals_of(version.ref)
+    version = cairn.registry.get_version(ref)
+    decisions = cairn.registry.approvals_of(version.ref)
     if as_json:
         data = version.to_dict()
         data["approvals"] = [a.to_dict() for a in decisions]
-        data["approved"] = registry.is_approved(version)
+        data["approved"] = cairn.registry.is_approved(version)
         print_json(data)
         return
     info = table(f"model version {version.ref}", ["field", "value"], ("value",))
@@ -97,7 +100,7 @@ def show(ref: str = REF, as_json: bool = AS_JSON) -> None:
         ("size", f"{version.size:,} bytes"),
         ("python", str(version.environment.get("python_version") or "")),
         ("prediction", _prediction(version)),
-        ("approved", "yes" if registry.is_approved(version) else "no"),
+        ("approved", "yes" if cairn.registry.is_approved(version) else "no"),
         ("archived", fmt_time(version.archived_at)),
         ("description", version.description or ""),
     ]:
@@ -143,7 +146,7 @@ def alias_cmd(
 ) -> None:
     """Point NAME@ALIAS at VERSION (atomically, with a record of the move), or show history."""
     if history or (alias is None and not delete):
-        moves = registry.alias_history(name, alias)
+        moves = cairn.registry.alias_history(name, alias)
         if as_json:
             print_json([m.to_dict() for m in moves])
             return
@@ -159,11 +162,11 @@ def alias_cmd(
         console.print(t)
         return
     if delete:
-        move = registry.delete_alias(name, alias)
+        move = cairn.registry.delete_alias(name, alias)
     elif version is None:
         raise typer.BadParameter("give the VERSION to point the alias at, or --delete")
     else:
-        move = registry.set_alias(name, alias, version, override_reason=override_reason)
+        move = cairn.registry.set_alias(name, alias, version, override_reason=override_reason)
     if as_json:
         print_json(move.to_dict())
         return
@@ -180,13 +183,13 @@ def lineage_cmd(
 ) -> None:
     """Where a version came from (run, pipeline, data, reviews), or what a dataset fed."""
     if dataset:
-        fed = registry.versions_from_dataset(ref)
+        fed = cairn.registry.versions_from_dataset(ref)
         if as_json:
             print_json([v.ref for v in fed])
             return
         _versions_table(f"model versions trained on {ref}", fed)
         return
-    view = registry.lineage(ref)
+    view = cairn.registry.lineage(ref)
     if as_json:
         print_json(view)
         return
@@ -209,14 +212,14 @@ def package_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write (replaced if present)."),
 ) -> None:
     """Write a self-contained folder: model, signature, requirements, metadata, entry point."""
-    folder = registry.package(ref, out)
-    console.print(f"packaged {registry.get_version(ref).ref} into {folder}", highlight=False)
+    folder = cairn.registry.package(ref, out)
+    console.print(f"packaged {cairn.registry.get_version(ref).ref} into {folder}", highlight=False)
 
 
 @app.command("request-approval")
 def request_approval(ref: str = REF, as_json: bool = AS_JSON) -> None:
     """Ask a second person to review a version before it is deployed."""
-    request = registry.request_approval(ref)
+    request = cairn.registry.request_approval(ref)
     if as_json:
         print_json(request.to_dict())
         return
@@ -226,16 +229,16 @@ def request_approval(ref: str = REF, as_json: bool = AS_JSON) -> None:
 @app.command("approve")
 def approve(ref: str = REF, comment: str = COMMENT, as_json: bool = AS_JSON) -> None:
     """Approve a version (not one you made)."""
-    _decided(registry.approve(ref, comment), as_json)
+    _decided(cairn.registry.approve(ref, comment), as_json)
 
 
 @app.command("reject")
 def reject(ref: str = REF, comment: str = COMMENT, as_json: bool = AS_JSON) -> None:
     """Reject a version."""
-    _decided(registry.reject(ref, comment), as_json)
+    _decided(cairn.registry.reject(ref, comment), as_json)
 
 
-def _decided(approval: registry.Approval, as_json: bool) -> None:
+def _decided(approval: Approval, as_json: bool) -> None:
     if as_json:
         print_json(approval.to_dict())
         return

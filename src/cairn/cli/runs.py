@@ -8,6 +8,7 @@ from collections import Counter
 
 import typer
 
+import cairn
 from cairn.cli.output import (
     JSON_HELP,
     console,
@@ -18,7 +19,6 @@ from cairn.cli.output import (
     print_json,
     table,
 )
-from cairn.data import inputs_of
 from cairn.tracking import Client, Run, RunList
 from cairn.tracking.environment import host
 
@@ -113,7 +113,7 @@ def show(run_id: str, as_json: bool = AS_JSON) -> None:
     artifacts = client.list_artifacts(run.id)
     points = client.service.metric_keys(run.id)
     environment = client.get_environment(run)
-    inputs = inputs_of(run.id)
+    inputs = cairn.data.inputs_of(run.id)
     if as_json:
         data = run.to_dict()
         data["inputs"] = [i.to_dict() for i in inputs]

@@ -9,8 +9,9 @@ champion moved since, the evaluation is stale. Otherwise the gate refuses with `
 who gave it and what the gate found wrong.
 
 A model without a policy is not gated: the gate applies once a team sets one
-(``set_policy``, ``cairn evaluations policy set``). This module is imported with ``cairn`` and
-adds the gate to the registry's ``champion`` alias (``cairn.registry.guards``).
+(``set_policy``, ``cairn evaluations policy set``). Importing this module adds the gate to the
+registry's ``champion`` alias; the registry imports it before any alias moves
+(``cairn.registry.guards.GUARD_MODULES``).
 """
 
 from __future__ import annotations

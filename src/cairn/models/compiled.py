@@ -111,7 +111,12 @@ def _check_agreement(original: LoadedModel, compiled: LoadedModel, frame: pd.Dat
     except Exception:  # a model without an imputer refuses nulls: compare where it answers
         frame = frame.dropna().reset_index(drop=True)
         expected, expected_proba = original.predict_checked(frame)
-    got, got_proba = compiled.predict_checked(frame)
+    try:
+        got, got_proba = compiled.predict_checked(frame)
+    except Exception as exc:  # onnxruntime's own error types
+        raise InvalidInput.for_field(
+            "compile", "onnx", f"a graph that runs on the model's input ({exc})"
+        ) from exc
     if expected_proba is not None:
         gap = np.abs(got_proba - expected_proba).max(axis=1)
         top_two = np.sort(expected_proba, axis=1)[:, -2:]

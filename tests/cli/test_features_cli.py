@@ -102,3 +102,21 @@ def test_bad_input_is_named(definitions):
     with pytest.raises(InvalidInput) as bad_kind:
         cli("features", "list", "--kind", "model")
     assert bad_kind.value.value == "model"
+
+
+def test_schedule_materialization_and_manage_it_with_the_schedules(definitions):
+    cli("features", "apply", str(definitions))
+    added = json.loads(
+        cli("features", "schedule", "scores", "--cron", "*/15 * * * *", "--json").output
+    )
+    assert (added["name"], added["pipeline"]) == (
+        "materialize-scores",
+        "cairn.features.scheduled:materialize_views",
+    )
+    assert added["params"] == {"views": ["scores"]} and added["next_fire_at"]
+    assert "materialize-scores" in cli("schedules", "list").output
+    with pytest.raises(InvalidInput) as bad_cron:
+        cli("features", "schedule", "--cron", "soon", "--name", "other")
+    assert bad_cron.value.field == "cron"
+    cli("schedules", "remove", "materialize-scores")
+    assert "materialize-scores" not in cli("schedules", "list").output

@@ -1,4 +1,4 @@
-"""``cairn features``: list, show, apply, materialize, get."""
+"""``cairn features``: list, show, apply, materialize, schedule, get."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import typer
 from cairn.cli.output import JSON_HELP, console, fmt_time, print_json, table
 from cairn.errors import InvalidInput
 
-app = typer.Typer(help="Feature store: list, show, apply, materialize, get.", no_args_is_help=True)
+app = typer.Typer(
+    help="Feature store: list, show, apply, materialize, schedule, get.", no_args_is_help=True
+)
 
 AS_JSON = typer.Option(False, "--json", help=JSON_HELP)
 KINDS = ("entity", "feature_view", "feature_service")
@@ -131,6 +133,27 @@ def materialize_cmd(
             f"{m.view}@{m.version}: {m.rows:,} entities from {since} to {fmt_time(m.end)}, "
             f"{m.written:,} written to {m.online_store}"
         )
+
+
+@app.command("schedule")
+def schedule_cmd(
+    views: list[str] = typer.Argument(None, help="Feature views (default: all)."),
+    cron: str = typer.Option(..., "--cron", help="When, in UTC, e.g. '*/15 * * * *'."),
+    name: str | None = typer.Option(None, "--name", help="The schedule's name."),
+    team: str = typer.Option("default", "--team", help="The job queue team its jobs run as."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Materialize on a cron: a schedule that `cairn scheduler` runs, `cairn schedules` lists."""
+    from cairn.features import schedule_materialization
+
+    added = schedule_materialization(cron, views or None, name=name, team=team)
+    if as_json:
+        print_json(added.to_dict())
+        return
+    console.print(
+        f"schedule {added.name}: materialize {', '.join(views) if views else 'every view'} "
+        f"at '{added.cron}', next {fmt_time(added.next_fire_at())}; `cairn scheduler` runs it"
+    )
 
 
 @app.command("get")

@@ -28,6 +28,7 @@ from cairn.features.definitions import (
 )
 from cairn.features.online import OnlineStore, open_online_store
 from cairn.features.registry import Applied
+from cairn.features.scheduled import schedule_materialization
 from cairn.features.store import (
     FeatureStore,
     Materialization,
@@ -60,6 +61,7 @@ __all__ = [
     "get_online_features",
     "materialize",
     "open_online_store",
+    "schedule_materialization",
     "training_set",
 ]
 

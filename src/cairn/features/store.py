@@ -309,7 +309,7 @@ class FeatureStore:
         if start_ms is not None and start_ms >= end_ms:
             raise InvalidInput.for_field("start", start, f"a time before end ({from_ms(end_ms)})")
         done = []
-        for vp in self._view_plans(views):
+        for vp in self.applied_views(views):
             begin = start_ms if start is not None else self.watermark(vp)
             sources = offline.Sources(offline.connect(), self._data)
             try:
@@ -386,7 +386,9 @@ class FeatureStore:
                 )
             )
 
-    def _view_plans(self, views: Any) -> list[ViewPlan]:
+    def applied_views(self, views: Any = None) -> list[ViewPlan]:
+        """The plans of ``views`` (names, ``name:2`` refs or definitions; all when None), each
+        applied: NotFound names an unknown view, InvalidInput one not applied as defined."""
         if views is None:
             views = [f"{a.name}:*" for a in self.list("feature_view")]
         elif isinstance(views, str | FeatureView):

@@ -114,9 +114,10 @@ def test_schedule_materialization_and_manage_it_with_the_schedules(definitions):
         "cairn.features.scheduled:materialize_views",
     )
     assert added["params"] == {"views": ["scores"]} and added["next_fire_at"]
-    assert "materialize-scores" in cli("schedules", "list").output
+    listed = json.loads(cli("schedules", "list", "--json").output)
+    assert [s["name"] for s in listed] == ["materialize-scores"]
     with pytest.raises(InvalidInput) as bad_cron:
         cli("features", "schedule", "--cron", "soon", "--name", "other")
     assert bad_cron.value.field == "cron"
     cli("schedules", "remove", "materialize-scores")
-    assert "materialize-scores" not in cli("schedules", "list").output
+    assert json.loads(cli("schedules", "list", "--json").output) == []

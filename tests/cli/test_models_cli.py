@@ -95,6 +95,16 @@ def test_lineage_both_ways(iris_versions):
     assert sorted(fed) == ["iris/1", "iris/2"]
 
 
+def test_lineage_shows_evaluations(iris_versions):
+    from cairn.evaluation import Suite
+    from cairn.evaluation.checks import MetricCheck
+
+    suite = Suite("accuracy-only", [MetricCheck(metric="accuracy", min=0.5)])
+    done = cairn.evaluation.evaluate("iris/1", iris_versions, suite=suite)
+    shown = cli("models", "lineage", "iris/1").output
+    assert f"evaluation {done.id[:12]} on accuracy-only: passed" in shown
+
+
 def test_package(iris_versions, tmp_path):
     out = tmp_path / "pkg"
     assert "packaged iris/2" in cli("models", "package", "iris@latest", "--out", str(out)).output

@@ -88,6 +88,9 @@ def test_an_evaluation_is_recorded_with_lineage_report_and_json(versions):
     assert evaluation.get_evaluation(found.id[:8]) == found
     assert [e.id for e in evaluation.list_evaluations("credit-risk")] == [found.id]
     assert evaluation.list_evaluations("credit-risk/1") == []
+    assert registry.lineage(candidate.ref)["evaluations"] == [
+        {"id": found.id, "suite": "binary-classification", "passed": True}
+    ]
 
 
 def test_a_dataframe_is_snapshotted_so_the_record_names_a_version(versions, credit_holdout):

@@ -102,6 +102,8 @@ def test_cli_deploy_and_deployments(versions, monkeypatch):
     assert "credit-risk/1" in done.output and "ben" in done.output
     listed = runner.invoke(app, ["deployments", "--json"])
     assert '"target": "production"' in listed.output and '"comment": "go"' in listed.output
+    lineage = runner.invoke(app, ["models", "lineage", versions[0]])
+    assert "deployed to production (active)" in lineage.output
 
 
 @pytest.mark.parametrize(

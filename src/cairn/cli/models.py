@@ -200,10 +200,15 @@ def lineage_cmd(
         console.print(f"     ← pipeline run {view['pipeline_run']}", highlight=False)
     for item in view["datasets"]:
         console.print(f"     ← dataset {item['ref']}", highlight=False)
+    for e in view["evaluations"]:
+        verdict = "passed" if e["passed"] else "failed"
+        console.print(f"  ✓ evaluation {e['id'][:12]} on {e['suite']}: {verdict}", highlight=False)
     for a in view["approvals"]:
         console.print(f"  ✓ {a['decision']} by {a['reviewer']}: {a['comment'] or ''}")
     for alias in view["aliases"]:
         console.print(f"  → @{alias}", highlight=False)
+    for d in view["deployments"]:
+        console.print(f"  → deployed to {d['target']} ({d['status']})", highlight=False)
 
 
 @app.command("package")

@@ -28,6 +28,7 @@ from cairn.store.schema import (
     alias_moves,
     dataset_versions,
     deployments,
+    evaluations,
     model_aliases,
     model_versions,
     registered_models,
@@ -465,8 +466,8 @@ class RegistryService:
         return LoadedModel(model, version.signature, version.to_dict())
 
     def lineage(self, ref: str) -> dict[str, Any]:
-        """Where a version came from (run, pipeline run, dataset versions), its approvals, aliases
-        and deployments."""
+        """Where a version came from (run, pipeline run, dataset versions), its evaluations,
+        approvals, aliases and deployments."""
         from cairn.registry.approvals import approvals_of
 
         version = self.get_version(ref)
@@ -488,6 +489,11 @@ class RegistryService:
                 .where(deployments.c.version_id == version.id)
                 .order_by(deployments.c.created_at)
             ).all()
+            evaluated = conn.execute(
+                select(evaluations.c.id, evaluations.c.suite_name, evaluations.c.passed)
+                .where(evaluations.c.version_id == version.id)
+                .order_by(evaluations.c.created_at)
+            ).all()
         return {
             "version": version.ref,
             "run": {"id": run.id, "experiment": run.experiment, "name": run.name},
@@ -496,6 +502,7 @@ class RegistryService:
             "approvals": [a.to_dict() for a in approvals_of(self, version.ref)],
             "aliases": version.aliases,
             "deployments": [{"id": i, "target": t, "status": s} for i, t, s in deployed],
+            "evaluations": [{"id": i, "suite": n, "passed": p} for i, n, p in evaluated],
         }
 
     def versions_from_dataset(self, dataset_version: Any) -> list[ModelVersion]:

@@ -145,7 +145,7 @@ def evaluate(
     the events that fired or resolved now, each delivered to its rule's webhook."""
     store = store or open_store()
     at = now_ms() if at is None else at
-    changed: list[str] = []
+    changed: list[tuple[str, str | None]] = []  # (event id, the rule's webhook)
     for rule in list_rules(model, store=store):
         with store.write() as conn:
             # Lock the rule: concurrent evaluations take turns (SQLite's write lock does this).
@@ -160,7 +160,8 @@ def evaluate(
                     alert_events.c.rule_id == rule.id, alert_events.c.status == "firing"
                 )
             )
-            if rule.breached(value) and open_id is None:
+            breached = rule.breached(value)
+            if breached and open_id is None:
                 event_id = new_id()
                 conn.execute(
                     alert_events.insert(),
@@ -174,20 +175,18 @@ def evaluate(
                         "fired_at": at,
                     },
                 )
-                changed.append(event_id)
-            elif not rule.breached(value) and open_id is not None:
+                changed.append((event_id, rule.webhook))
+            elif not breached and open_id is not None:
                 conn.execute(
                     update(alert_events)
                     .where(alert_events.c.id == open_id)
                     .values(status="resolved", resolved_at=at)
                 )
-                changed.append(open_id)
-    events = [get_alert(event_id, store=store) for event_id in changed]
-    rules = {r.name: r for r in list_rules(model, store=store)}
-    for event in events:
-        if rules[event.rule].webhook:
-            _deliver(event, rules[event.rule].webhook, store)
-    return [get_alert(e.id, store=store) for e in events]
+                changed.append((open_id, rule.webhook))
+    for event_id, webhook in changed:
+        if webhook:
+            _deliver(get_alert(event_id, store=store), webhook, store)
+    return [get_alert(event_id, store=store) for event_id, _ in changed]
 
 
 def _metric_value(conn: Any, rule: AlertRule, at: int) -> float | None:

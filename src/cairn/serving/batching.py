@@ -1,9 +1,11 @@
 """Micro-batching: concurrent requests to one model are checked and predicted together.
 
 Requests queue while the model predicts the previous batch in its own thread; the next batch is
-whatever queued meanwhile (up to ``max_rows``), so a busy server amortises the per-call cost of
-pandas and scikit-learn over many requests and an idle one adds no waiting. A request whose rows
-fail the signature check is answered alone with its problem; the rest of the batch goes on.
+whatever queued meanwhile (up to ``max_rows``) and, after a batch of several requests, what
+arrives within a moment more (``MicroBatcher._gather``), so a busy server amortises the per-call
+cost of pandas and scikit-learn over many requests and a lone client never waits. A request
+whose rows fail the signature check is answered alone with its problem; the rest of the batch
+goes on.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import update
 
@@ -112,6 +113,49 @@ def test_the_table_digest_ignores_chunking_string_width_and_bytes_behind_nulls()
     assert data.snapshot(pa.table({"n": values, "s": ["a", "b", "ccc"]}), "digests").version == 2
     renamed = pa.table({"m": values, "s": names})
     assert data.snapshot(renamed, "digests").version == 3
+
+
+@pytest.mark.parametrize("rows", [0, 3])
+def test_a_dataframe_converts_to_arrow_exactly_as_pyarrow_converts_it(rows):
+    """cairn finds NaN, NaT and missing categories itself (faster): the table, its types and its
+    pandas metadata must be what ``pa.Table.from_pandas`` makes."""
+    frame = pd.DataFrame(
+        {
+            "f64": [np.nan, 2.5, np.inf],
+            "f32": np.array([1.5, np.nan, 3], np.float32),
+            "int": [1, 2, 3],
+            "flag": [True, False, True],
+            "ordered": pd.Categorical(["a", None, "b"], categories=["b", "a", "z"], ordered=True),
+            "numbers": pd.Categorical([1, 2, 1]),
+            "text": pd.Series(["x", None, "z"], dtype="str"),
+            "time": pd.to_datetime(["2024-01-01", None, "2024-01-03"]),
+            "zoned": pd.to_datetime(["2024-01-01", "2024-01-02", None]).tz_localize("Europe/Paris"),
+            "delta": pd.to_timedelta([1, None, 3], unit="s"),
+            "nullable": pd.array([1, None, 3], dtype="Int64"),
+            7: [1.0, 2.0, 3.0],
+        }
+    ).iloc[:rows]
+    expected = pa.Table.from_pandas(frame, preserve_index=False)
+    with ThreadPoolExecutor(2) as pool:
+        for converted in (content.as_arrow(frame), content.as_arrow(frame, pool)):
+            assert converted.equals(expected, check_metadata=True)
+            assert converted.column("f64").null_count == (1 if rows else 0)  # NaN, not inf
+            assert converted.column("ordered").null_count == (1 if rows else 0)
+    # an object column takes pyarrow's own path, which infers its type from the values
+    mixed = frame.assign(obj=pd.Series([{"a": 1}, None, {"a": 3}], dtype=object).iloc[:rows])
+    assert content.as_arrow(mixed).equals(
+        pa.Table.from_pandas(mixed, preserve_index=False), check_metadata=True
+    )
+
+
+def test_a_parquet_part_larger_than_its_buffer_is_written_whole(monkeypatch):
+    """Parts are written into a buffer of the table's size and some room; a file that needs
+    more (thousands of one-row columns: the footer outweighs the data) is written again."""
+    wide = pa.table({f"c{i}": [i] for i in range(3000)})
+    monkeypatch.setattr(content, "_ROOM", 16)
+    written = content.parquet_bytes(wide, {})
+    assert written.size > wide.nbytes + 16
+    assert pq.read_table(pa.BufferReader(written)).equals(wide)
 
 
 def test_a_non_default_index_is_kept_and_an_empty_frame_is_a_version(credit):

@@ -44,6 +44,8 @@ PART_ROWS = 1 << 18
 #: dictionary encoding: those of up to about 8,000 distinct values, where the dictionary pays.
 _DICTIONARY_BELOW = 0.9
 _SAMPLE = 2048
+#: Bytes a Parquet file may take beyond its table's Arrow size: headers, footer, levels.
+_ROOM = 1 << 20
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -54,8 +56,9 @@ def is_table(obj: Any) -> bool:
     return isinstance(obj, pd.DataFrame | pa.Table | pa.RecordBatch)
 
 
-def as_arrow(obj: Any) -> pa.Table:
-    """``obj`` (a pandas DataFrame or a pyarrow Table or RecordBatch) as an Arrow table.
+def as_arrow(obj: Any, executor: Executor | None = None) -> pa.Table:
+    """``obj`` (a pandas DataFrame or a pyarrow Table or RecordBatch) as an Arrow table; a
+    DataFrame's columns are converted on ``executor`` if one is given.
 
     A DataFrame keeps its index only when it is not the default 0..n-1 one, as
     ``cairn.core.serialization`` stores frames.
@@ -66,7 +69,7 @@ def as_arrow(obj: Any) -> pa.Table:
         table = pa.Table.from_batches([obj])
     else:
         try:
-            table = pa.Table.from_pandas(obj, preserve_index=not has_default_index(obj))
+            table = _from_pandas(obj, executor)
         except (ValueError, TypeError, NotImplementedError) as exc:  # pyarrow's errors too
             raise InvalidInput(
                 f"cannot store the DataFrame as a table: {exc}", field="obj", value="DataFrame"
@@ -80,6 +83,50 @@ def as_arrow(obj: Any) -> pa.Table:
             value=duplicated,
         )
     return table.unify_dictionaries()
+
+
+def _from_pandas(frame: pd.DataFrame, executor: Executor | None) -> pa.Table:
+    """``pa.Table.from_pandas(frame)``, in a third of the time for a frame of typed columns.
+
+    pyarrow scans every float for NaN, one value at a time, to mark it missing, and every
+    categorical code for -1: 80 ms of CPU for 1,000,000 rows x 20 columns. Here numpy finds
+    them in vectorised passes, and a column without any is taken as it is. The schema, with its
+    pandas metadata, is pyarrow's own, from the frame's first zero rows; frames it cannot type
+    from those (object columns, whose type pyarrow infers from their values) or whose index is
+    kept go through pyarrow whole.
+    """
+    keep_index = not has_default_index(frame)
+    if (
+        keep_index
+        or not frame.columns.is_unique
+        or any(dtype.kind == "O" for dtype in frame.dtypes)
+    ):
+        return pa.Table.from_pandas(frame, preserve_index=keep_index)
+    schema = pa.Schema.from_pandas(frame.iloc[:0], preserve_index=False)
+    columns = [(frame.iloc[:, position], field.type) for position, field in enumerate(schema)]
+    arrays = (executor.map if executor else map)(lambda column: _arrow_array(*column), columns)
+    return pa.Table.from_arrays(list(arrays), schema=schema)
+
+
+def _arrow_array(series: pd.Series, arrow_type: pa.DataType) -> pa.Array:
+    """One column as pyarrow converts it (NaN and missing categories become nulls)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy()
+        missing = codes < 0
+        indices = pa.array(codes, arrow_type.index_type, mask=missing if missing.any() else None)
+        categories = pa.array(series.cat.categories, arrow_type.value_type, from_pandas=True)
+        return pa.DictionaryArray.from_arrays(indices, categories, ordered=dtype.ordered)
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        values = series.to_numpy()
+        missing = np.isnan(values)
+        return pa.array(values, arrow_type, mask=missing if missing.any() else None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "mM":  # times and timedeltas, as integers
+        values = series.to_numpy()
+        missing = np.isnat(values)
+        ticks = pa.array(values.view(np.int64), mask=missing if missing.any() else None)
+        return ticks.view(arrow_type)
+    return pa.array(series, arrow_type, from_pandas=True)
 
 
 def index_columns(table: pa.Table) -> list[str]:
@@ -133,10 +180,22 @@ def part_name(index: int) -> str:
 
 
 def parquet_bytes(part: pa.Table, options: dict[str, Any]) -> pa.Buffer:
-    """One part as a Parquet file, written with ``parquet_options``."""
-    sink = pa.BufferOutputStream()
-    pq.write_table(part, sink, **options)
-    return sink.getvalue()
+    """One part as a Parquet file, written with ``parquet_options``.
+
+    It is written into a buffer allocated once, with room for the part's Arrow size and more:
+    a growing buffer copies what it holds each time it doubles, 20 ms of CPU for 38 MB. Pages
+    never written to are never touched, so the room costs no memory. A file that outgrows it
+    is written again into a growing buffer.
+    """
+    room = pa.allocate_buffer(part.nbytes + part.nbytes // 4 + _ROOM)
+    sink = pa.FixedSizeBufferWriter(room)
+    try:
+        pq.write_table(part, sink, **options)
+    except OSError:  # "Write out of bounds": a file larger than the room
+        grown = pa.BufferOutputStream()
+        pq.write_table(part, grown, **options)
+        return grown.getvalue()
+    return room.slice(0, sink.tell())
 
 
 def read_parquet(blobs: Iterable[bytes]) -> pa.Table:

@@ -90,7 +90,7 @@ class DataService:
             if isinstance(obj, str | os.PathLike):
                 draft = self._store_path(content.as_path(obj), pool)
             elif content.is_table(obj):
-                table = content.as_arrow(obj)
+                table = content.as_arrow(obj, pool)
                 digest = content.table_digest(table, pool)
                 draft = self._reuse(name, digest) or self._store_table(table, digest, pool)
             else:

@@ -40,10 +40,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from publish import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVIDENTLY_PYTHON = ROOT / ".venv-bench-evidently" / "bin" / "python"
-RESULTS = ROOT / "benchmarks" / "results" / "drift.json"
 SHAPES = [(1_000_000, 20), (100_000, 100)]
 QUICK_SHAPES = [(100_000, 20), (20_000, 100)]
 DISTANCE_THRESHOLD = 0.1  # Wasserstein (normed) and Jensen–Shannon, for every tool
@@ -254,13 +254,13 @@ def main() -> None:
         "workload": "per-column data drift of a reference and a current table",
         "repeat": repeat,
         "cpus": os.cpu_count(),
+        "evidently_python": str(args.evidently_python),
         "runs": [measure(r, c, repeat, args.evidently_python) for r, c in shapes],
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return
+    publish(result, "drift", args.json, print_summary)
+
+
+def print_summary(result: dict) -> None:
     for run in result["runs"]:
         c, b = run["cairn"], run["bare_scipy"]
         print(
@@ -283,7 +283,7 @@ def main() -> None:
                 f"{run['evidently_over_cairn']:.1f}x faster)"
             )
         else:
-            print(f"  (Evidently not measured: {args.evidently_python} does not exist)")
+            print(f"  (Evidently not measured: {result['evidently_python']} does not exist)")
 
 
 if __name__ == "__main__":

@@ -25,16 +25,15 @@ The last result is also written to ``benchmarks/results/evaluation.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import tempfile
-from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results" / "evaluation.json"
+from publish import publish
+
 TARGET_S = 10.0
 RESAMPLES = 1000
 TRAIN_ROWS = 20_000
@@ -158,11 +157,12 @@ def main() -> None:
         "meets_target": suite["median_s"] <= TARGET_S,
         "paired_auc_bootstrap": bootstrap,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return
+    publish(report, "evaluation", args.json, print_summary)
+
+
+def print_summary(report: dict) -> None:
+    rows, repeat = report["rows"], report["repeat"]
+    suite, bootstrap = report["suite"], report["paired_auc_bootstrap"]
     verdict = "meets" if report["meets_target"] else "MISSES"
     print(f"full binary suite on {rows:,} rows, {RESAMPLES:,} resamples (median of {repeat}):")
     print(

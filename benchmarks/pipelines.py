@@ -21,20 +21,19 @@ The last result is also written to ``benchmarks/results/pipelines.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import sys
 import tempfile
-from pathlib import Path
 from time import perf_counter
 from typing import Any
+
+from publish import publish
 
 import cairn
 from cairn.pipelines import run
 
-RESULTS = Path(__file__).resolve().parent / "results" / "pipelines.json"
 CHAIN = 20
 WIDE_CHAINS, WIDE_DEPTH = 10, 5  # 50 steps
 TARGET_STEP_MS = 20.0
@@ -137,12 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, help="repeats for medians (default 7, quick 3)")
     args = parser.parse_args(argv)
     report = measure(args.repeat or (3 if args.quick else 7))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print_report(report)
+    publish(report, "pipelines", args.json, print_report)
 
 
 if __name__ == "__main__":

@@ -51,9 +51,12 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+from publish import RESULTS as PUBLISHED
+from publish import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MLFLOW_PYTHON = ROOT / ".venv-bench-mlflow" / "bin" / "python"
-RESULTS = Path(__file__).resolve().parent / "results" / "tracking.json"
+RESULTS = PUBLISHED / "tracking.json"
 
 SEED = 2
 T0_MS = 1_700_000_000_000
@@ -707,12 +710,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         mlflow_worker(args.task, Sizes(**json.loads(args.sizes)), args.repeat)
         return
     report = run(args)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print_table(report)
+    publish(report, "tracking", args.json, print_table)
 
 
 if __name__ == "__main__":

@@ -71,16 +71,19 @@ def log_traffic(
 
 
 class Receiver:
-    """An HTTP server on loopback that keeps the JSON bodies POSTed to it."""
+    """An HTTP server on loopback that keeps the JSON bodies POSTed to it and answers with
+    ``status`` (204 unless a test sets another)."""
 
     def __init__(self) -> None:
         received = self.received = []
+        self.status = 204
+        receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 received.append(json.loads(body))
-                self.send_response(204)
+                self.send_response(receiver.status)
                 self.end_headers()
 
             def log_message(self, *args) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 from monitoring_harness import DAY_MS, NOW, log_traffic
+from typer.testing import CliRunner
 
+from cairn.cli import app
 from cairn.datasets import make_credit_applications
 from cairn.errors import Conflict, InvalidInput, NotFound
 from cairn.monitoring import ack, add_rule, list_alerts, list_rules, run_monitor, set_reference
@@ -50,6 +52,27 @@ def test_an_alert_fires_once_per_episode(credit_model, receiver):
     assert all(e.delivered_at is not None and e.delivery_error is None for e in events)
     assert list_alerts("credit-risk", status="firing")[0].id == runs[4].alerts[0].id
     assert list_rules("credit-risk") == [rule]
+
+
+def test_a_failed_resolution_notice_keeps_the_record_of_the_firing_one(credit_model, receiver):
+    set_reference("credit-risk/1")
+    add_rule("credit-risk", "inputs-drift", "drift.share", ">", 0.5, webhook=receiver.url)
+    for day, amount in enumerate([1.0, 0.0]):  # an episode, then its end
+        frame = make_credit_applications(1000, seed=40 + day, drift=amount)
+        log_traffic(credit_model, frame, end=NOW + day * DAY_MS)
+
+    [fired] = run_monitor("credit-risk", window="1d", end=NOW).alerts
+    assert fired.delivered_at is not None and fired.resolution_delivered_at is None
+    receiver.status = 503  # the receiver is down when the alert resolves
+    [resolved] = run_monitor("credit-risk", window="1d", end=NOW + DAY_MS).alerts
+
+    assert [body["alert"]["status"] for body in receiver.received] == ["firing", "resolved"]
+    assert resolved.id == fired.id and resolved.status == "resolved"
+    assert resolved.delivered_at == fired.delivered_at and resolved.delivery_error is None
+    assert resolved.resolution_delivered_at is None
+    assert "503" in resolved.resolution_delivery_error
+    listed = CliRunner().invoke(app, ["alerts", "list"], env={"COLUMNS": "250"}).output
+    assert "sent; resolution HTTPStatusError" in listed
 
 
 def test_a_window_rule_uses_the_mean_and_a_failed_delivery_is_recorded(credit_model):

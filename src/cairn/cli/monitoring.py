@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cairn.cli.output import JSON_HELP, console, fmt_number, fmt_time, print_json, table
+
+if TYPE_CHECKING:
+    from cairn.monitoring import AlertEvent
 
 app = typer.Typer(help="Monitor served models: drift, data quality, live performance.")
 alerts_app = typer.Typer(help="Alert rules on monitoring metrics, and the alerts they raise.")
@@ -213,7 +217,7 @@ def list_(
         return
     t = table("alerts", ["id", "model", "rule", "status", "value", "fired", "acked", "delivery"])
     for a in found:
-        delivery = "sent" if a.delivered_at else (a.delivery_error or "")
+        delivery = _delivery(a)
         t.add_row(
             a.id,
             a.model_name,
@@ -236,3 +240,12 @@ def ack(alert_id: str = typer.Argument(..., help="The alert's id.")) -> None:
 
     done = acknowledge(alert_id)
     console.print(f"acknowledged {done.id} ({done.rule}, {done.status})")
+
+
+def _delivery(alert: AlertEvent) -> str:
+    """How the webhook calls went: the firing notice, then (once resolved) the resolution's."""
+    fired = "sent" if alert.delivered_at else (alert.delivery_error or "")
+    if alert.status != "resolved":
+        return fired
+    resolved = "sent" if alert.resolution_delivered_at else (alert.resolution_delivery_error or "")
+    return f"{fired}; resolution {resolved}" if fired or resolved else ""

@@ -71,8 +71,10 @@ class AlertEvent(Record):
     resolved_at: datetime | None
     acked_at: datetime | None
     acked_by: str | None
-    delivered_at: datetime | None
+    delivered_at: datetime | None  # the firing notice's webhook call
     delivery_error: str | None
+    resolution_delivered_at: datetime | None  # the resolution notice's
+    resolution_delivery_error: str | None
     run_id: str | None
 
 
@@ -209,8 +211,9 @@ def _metric_value(conn: Any, rule: AlertRule, at: int) -> float | None:
 
 def _deliver(event: AlertEvent, url: str, store: Store) -> None:
     """POST the event as JSON; a failure is recorded on the event, not raised: the monitor's
-    results are stored already and the alert stays listed for people to see. ``delivered_at``
-    and ``delivery_error`` tell of the latest notice (the firing one, then the resolution)."""
+    results are stored already and the alert stays listed for people to see. A firing notice
+    is recorded in ``delivered_at`` and ``delivery_error``, a resolution notice in the
+    ``resolution_`` pair, so neither hides how the other went."""
     error = None
     try:
         response = httpx.post(url, json={"alert": event.to_dict()}, timeout=WEBHOOK_TIMEOUT)
@@ -218,11 +221,17 @@ def _deliver(event: AlertEvent, url: str, store: Store) -> None:
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.warning("delivering alert %s to %s failed: %s", event.id, url, error)
+    prefix = "resolution_" if event.status == "resolved" else ""
     with store.write() as conn:
         conn.execute(
             update(alert_events)
             .where(alert_events.c.id == event.id)
-            .values(delivered_at=None if error else now_ms(), delivery_error=error)
+            .values(
+                {
+                    f"{prefix}delivered_at": None if error else now_ms(),
+                    f"{prefix}delivery_error": error,
+                }
+            )
         )
 
 
@@ -317,5 +326,7 @@ def _event(row: Any) -> AlertEvent:
         acked_by=row["acked_by"],
         delivered_at=from_ms(row["delivered_at"]),
         delivery_error=row["delivery_error"],
+        resolution_delivered_at=from_ms(row["resolution_delivered_at"]),
+        resolution_delivery_error=row["resolution_delivery_error"],
         run_id=row["run_id"],
     )

@@ -562,8 +562,11 @@ alert_events = Table(
     Column("resolved_at", BigInteger, nullable=True),
     Column("acked_at", BigInteger, nullable=True),
     Column("acked_by", String(256), nullable=True),
+    # The firing notice's delivery, then the resolution notice's, each kept apart.
     Column("delivered_at", BigInteger, nullable=True),
     Column("delivery_error", Text, nullable=True),
+    Column("resolution_delivered_at", BigInteger, nullable=True),
+    Column("resolution_delivery_error", Text, nullable=True),
     Index("ix_alert_events_rule", "rule_id", "status"),
     Index("ix_alert_events_model", "model_name", "fired_at"),
 )

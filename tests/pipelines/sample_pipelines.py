@@ -28,7 +28,10 @@ def note(trail: str, name: str, **extra: object) -> None:
     folder = Path(trail)
     folder.mkdir(parents=True, exist_ok=True)
     record = {"step": name, "pid": os.getpid(), "at": time.time(), **extra}
-    (folder / f"{name}-{time.time_ns()}-{os.getpid()}.json").write_text(json.dumps(record))
+    path = folder / f"{name}-{time.time_ns()}-{os.getpid()}.json"
+    # written whole, then renamed: tests poll the folder while steps write to it
+    path.with_suffix(".partial").write_text(json.dumps(record))
+    path.with_suffix(".partial").replace(path)
 
 
 def executions(trail: str | Path, name: str | None = None) -> list[dict]:

@@ -132,6 +132,13 @@ def test_a_dataframe_converts_to_arrow_exactly_as_pyarrow_converts_it(rows):
             "zoned": pd.to_datetime(["2024-01-01", "2024-01-02", None]).tz_localize("Europe/Paris"),
             "delta": pd.to_timedelta([1, None, 3], unit="s"),
             "nullable": pd.array([1, None, 3], dtype="Int64"),
+            "python text": pd.array(["a", None, "c"], dtype="string[python]"),
+            "Float64": pd.array([1.0, None, 2.0], dtype="Float64"),
+            "seconds": pd.to_datetime(["2024-01-01", None, "2024-01-03"]).astype("datetime64[s]"),
+            "arrow": pd.array([1, None, 3], dtype="int64[pyarrow]"),
+            "half": np.array([1, np.nan, 2], np.float16),
+            "month": pd.period_range("2024-01", periods=3, freq="M"),
+            "span": pd.interval_range(0, 3),
             7: [1.0, 2.0, 3.0],
         }
     ).iloc[:rows]

@@ -96,11 +96,8 @@ def _from_pandas(frame: pd.DataFrame, executor: Executor | None) -> pa.Table:
     kept go through pyarrow whole.
     """
     keep_index = not has_default_index(frame)
-    if (
-        keep_index
-        or not frame.columns.is_unique
-        or any(dtype.kind == "O" for dtype in frame.dtypes)
-    ):
+    untyped = any(isinstance(dtype, np.dtype) and dtype == np.object_ for dtype in frame.dtypes)
+    if keep_index or untyped or not frame.columns.is_unique:
         return pa.Table.from_pandas(frame, preserve_index=keep_index)
     schema = pa.Schema.from_pandas(frame.iloc[:0], preserve_index=False)
     columns = [(frame.iloc[:, position], field.type) for position, field in enumerate(schema)]
@@ -116,7 +113,10 @@ def _arrow_array(series: pd.Series, arrow_type: pa.DataType) -> pa.Array:
         missing = codes < 0
         indices = pa.array(codes, arrow_type.index_type, mask=missing if missing.any() else None)
         categories = pa.array(series.cat.categories, arrow_type.value_type, from_pandas=True)
-        return pa.DictionaryArray.from_arrays(indices, categories, ordered=dtype.ordered)
+        # pandas keeps codes within the categories (-1, missing, is masked): no bounds check
+        return pa.DictionaryArray.from_arrays(
+            indices, categories, ordered=dtype.ordered, safe=False
+        )
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         values = series.to_numpy()
         missing = np.isnan(values)

@@ -131,6 +131,33 @@ def test_categorical_string_and_boolean_columns_count_their_values():
     assert (flag.kind, flag.top, flag.mean) == ("boolean", ((True, 4), (False, 1)), 0.8)
 
 
+@pytest.mark.parametrize("categories", [3, 16, 17, 300])
+def test_categorical_counts_are_exact_for_small_and_large_dictionaries(categories):
+    """Up to 16 categories are counted by comparison, more by bincount: both count exactly,
+    skip nulls and leave unused categories out of the distinct count."""
+    codes = np.random.default_rng(categories).integers(-1, categories - 1, 5000)  # -1: null
+    names = [f"c{i:03d}" for i in range(categories)]
+    column = pd.Categorical.from_codes(codes, categories=names)
+    profile = profile_column(pa.chunked_array([pa.array(column)]))
+    expected = pd.Series(column).value_counts(dropna=True)
+    expected = expected[expected > 0]
+    assert profile.null_count == int((codes < 0).sum())
+    assert profile.distinct_count == len(expected) == categories - 1  # the last is never used
+    top = sorted(expected.items(), key=lambda item: (-item[1], item[0]))[:10]
+    assert list(profile.top) == [(name, int(count)) for name, count in top]
+
+
+@pytest.mark.parametrize("offset", [0, -50, 10**6])
+def test_integer_counts_are_exact_wherever_the_values_lie(offset):
+    values = np.random.default_rng(7).integers(0, 40, 20_000) + offset
+    profile = profile_column(pa.chunked_array([pa.array(values)]))
+    assert profile.distinct_count == len(np.unique(values))
+    assert (profile.min, profile.max) == (values.min(), values.max())
+    quantiles = np.quantile(values, QUANTILES)
+    assert [profile.quantiles[str(q)] for q in QUANTILES] == pytest.approx(quantiles)
+    assert profile.std == pytest.approx(values.std(ddof=1))
+
+
 def test_top_values_keep_the_most_frequent_ten():
     values = np.repeat([f"v{i:02d}" for i in range(30)], np.arange(1, 31))
     profile = profile_column(pa.chunked_array([pa.array(values)]))

@@ -409,9 +409,12 @@ def _mean_std(values: np.ndarray) -> tuple[float, float | None]:
 
 
 def _top(values: pa.Array, counts: np.ndarray) -> tuple[tuple[object, int], ...]:
-    """The ``TOP_K`` most frequent values with their counts, most frequent first."""
+    """The ``TOP_K`` most frequent values with their counts, most frequent first; of values
+    counted alike, those first in ``values`` (also where the cut falls among them)."""
     if counts.size > TOP_K:
-        chosen = np.argpartition(-counts, TOP_K)[:TOP_K]
+        least = np.partition(counts, counts.size - TOP_K)[counts.size - TOP_K]  # K-th largest
+        above = np.flatnonzero(counts > least)
+        chosen = np.concatenate([above, np.flatnonzero(counts == least)[: TOP_K - above.size]])
     else:
         chosen = np.arange(counts.size)
     chosen = chosen[counts[chosen] > 0]

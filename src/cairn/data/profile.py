@@ -286,12 +286,12 @@ def _summarise(values: np.ndarray, sketch: bool) -> _Counted | _Sketched:
     if values.dtype.kind in "iu":
         low, high = values.min(), values.max()
         if int(high) - int(low) <= 4 * values.size:
-            if low >= 0 and high <= 4 * values.size:  # counted where they are: no shifted copy
-                counts, low = np.bincount(values.astype(np.intp, copy=False)), 0
-            else:
-                counts = np.bincount((values - low).astype(np.intp, copy=False))
+            # counted where they lie when that is small enough: no shifted copy
+            origin = 0 if low >= 0 and high <= 4 * values.size else low
+            shifted = values - origin if origin else values
+            counts = np.bincount(shifted.astype(np.intp, copy=False))
             present = np.flatnonzero(counts)
-            return _Counted((present + low).astype(values.dtype), counts[present])
+            return _Counted((present + origin).astype(values.dtype), counts[present])
     step = max(1, values.size // _SAMPLE)
     sample = values[::step]
     if np.unique(sample).size > _SORT_ABOVE * sample.size:
@@ -348,7 +348,8 @@ _HASH_BLOCK = 1 << 15
 
 
 def _low_hashes(bits: np.ndarray, shift: int) -> np.ndarray:
-    """The hashes (``_hash64``) of ``bits`` that fall in the lowest 1/2**shift of the range."""
+    """The hashes (``_hash64``) of ``bits`` (not empty) that fall in the lowest 1/2**shift
+    of the range."""
     limit = np.uint64(1 << (64 - shift)) if shift else None
     hashes = np.empty(min(bits.size, _HASH_BLOCK), np.uint64)
     scratch = np.empty_like(hashes)
@@ -357,7 +358,7 @@ def _low_hashes(bits: np.ndarray, shift: int) -> np.ndarray:
         block = bits[start : start + _HASH_BLOCK]
         hashed = _hash64(block, hashes[: block.size], scratch[: block.size])
         kept.append(hashed[hashed < limit] if shift else hashed.copy())
-    return np.concatenate(kept) if kept else hashes
+    return np.concatenate(kept)
 
 
 def _hash64(bits: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:

@@ -221,17 +221,16 @@ def _deliver(event: AlertEvent, url: str, store: Store) -> None:
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.warning("delivering alert %s to %s failed: %s", event.id, url, error)
-    prefix = "resolution_" if event.status == "resolved" else ""
+    c = alert_events.c
+    if event.status == "resolved":
+        delivered, failed = c.resolution_delivered_at, c.resolution_delivery_error
+    else:
+        delivered, failed = c.delivered_at, c.delivery_error
     with store.write() as conn:
         conn.execute(
             update(alert_events)
-            .where(alert_events.c.id == event.id)
-            .values(
-                {
-                    f"{prefix}delivered_at": None if error else now_ms(),
-                    f"{prefix}delivery_error": error,
-                }
-            )
+            .where(c.id == event.id)
+            .values({delivered: None if error else now_ms(), failed: error})
         )
 
 

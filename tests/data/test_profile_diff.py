@@ -11,7 +11,7 @@ import pytest
 
 from cairn import data
 from cairn.data.entities import QUANTILES, ColumnProfile
-from cairn.data.profile import EXACT_UP_TO, profile_column, profile_table
+from cairn.data.profile import EXACT_UP_TO, _on_grid, profile_column, profile_table
 from cairn.datasets import make_credit_applications
 
 rng = np.random.default_rng(7)
@@ -19,7 +19,20 @@ N = 5000
 NUMERIC_CASES = {
     "small int range (counted)": rng.integers(18, 80, N),
     "wide int range, few values (hashed)": rng.choice([-(10**12), 5, 10**15], N),
-    "floats, few values (hashed)": rng.choice(np.round(rng.normal(size=40), 3), N),
+    "floats, few values (hashed)": rng.choice(rng.normal(size=40), N),
+    "floats in thousandths (counted on their grid)": rng.choice(
+        np.round(rng.normal(size=40), 3), N
+    ),
+    "floats in hundredths, one off the grid (hashed)": np.append(
+        np.round(rng.normal(size=N - 1), 2), 1 / 3
+    ),
+    "floats on a grid too wide to count (sorted)": np.round(rng.normal(size=N) * 1e12, 0),
+    "negative and zero floats in tenths": np.round(rng.normal(size=N), 1) * -1.0,
+    "two integers (compared)": rng.choice([0, 1], N, p=[0.85, 0.15]),
+    "a few negative integers (compared)": rng.choice([-128, -125, -117], N),
+    "unsigned integers near the top (compared)": np.uint64(2**63) + rng.integers(0, 9, N, np.uint64),
+    "unsigned integers near the top (counted)": np.uint64(2**63) + rng.integers(0, 99, N, np.uint64),
+    "float32 in tenths (hashed)": np.round(rng.normal(size=N), 1).astype(np.float32),
     "floats, all distinct (sorted)": rng.normal(size=N),
     "already sorted (read in order)": np.sort(rng.normal(size=N)),
     "integers in sequence (read in order)": np.arange(N) - 2500,
@@ -59,7 +72,8 @@ LARGE = 4 * EXACT_UP_TO
 SKETCHED_CASES = {
     "normal": rng.normal(size=LARGE),
     "lognormal": rng.lognormal(size=LARGE),
-    "on a decimal grid": np.round(rng.random(LARGE) * 1000, 2),  # one multiply undercounts these
+    # one multiply undercounts these; too wide a range to count on their grid
+    "on a decimal grid": np.round(rng.random(LARGE) * 1e6, 2),
     "float32": rng.random(LARGE).astype(np.float32),
 }
 
@@ -156,6 +170,19 @@ def test_integer_counts_are_exact_wherever_the_values_lie(offset):
     quantiles = np.quantile(values, QUANTILES)
     assert [profile.quantiles[str(q)] for q in QUANTILES] == pytest.approx(quantiles)
     assert profile.std == pytest.approx(values.std(ddof=1))
+
+
+def test_floats_on_a_decimal_grid_are_counted_as_integers_only_when_exact():
+    """Counted on a grid, a float column's distinct values are the very floats it holds;
+    a column off the grid, on too wide a range or with infinities is left to hashing."""
+    cents = np.round(rng.normal(size=N) * 10, 2)
+    scaled, scale = _on_grid(cents)
+    assert scale == 100.0 and np.array_equal(scaled / scale, cents)
+    assert _on_grid(np.round(cents, 1))[1] == 10.0  # the smallest power that fits
+    assert _on_grid(np.append(cents, 0.005)) is None  # one value off the grid
+    assert _on_grid(np.append(cents, np.inf)) is None
+    assert _on_grid(np.array([0.5, 2.0**60])) is None  # beyond integers a float holds exactly
+    assert _on_grid(np.array([0.0, 1e7])) is None  # a range too wide to count
 
 
 def test_top_values_keep_the_most_frequent_ten():

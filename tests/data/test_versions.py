@@ -17,6 +17,7 @@ from sqlalchemy import update
 import cairn
 from cairn import data
 from cairn.data import Kind, content
+from cairn.data.profile import profile_column, profile_encoded_strings, profile_table
 from cairn.data.versions import DataService
 from cairn.datasets import make_credit_applications
 from cairn.errors import InvalidInput, NotFound
@@ -191,6 +192,47 @@ def test_a_table_is_stored_as_parquet_parts_listed_in_a_manifest(credit, monkeyp
     pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(first)), credit.iloc[:600])
     # the frame loaded from parts hashes back to its version: the digest ignores the layout
     assert data.snapshot(data.load("parted"), "parted") == parted
+
+
+def test_text_columns_are_profiled_from_the_codes_of_the_stored_parts(monkeypatch):
+    """Text columns that Parquet dictionary-encodes are counted from the codes the encoded
+    parts hold: the profile is the one that hashing the values gives, over parts, with nulls."""
+    rng = np.random.default_rng(5)
+    size = 2500
+    words = np.array([f"word-{i:03d}" for i in range(40)])
+    city = np.where(rng.random(size) < 0.1, None, words[rng.integers(0, 40, size)])
+    frame = pd.DataFrame(
+        {
+            "city": pd.Series(city, dtype="str"),
+            "blank": pd.Series([None] * size, dtype="str"),
+            "key": pd.Series([f"id-{i}" for i in range(size)], dtype="str"),  # plain, hashed
+        }
+    )
+    table = content.as_arrow(frame)
+    options = content.parquet_options(table)
+    assert content.dictionary_encoded_strings(table, options) == ["city", "blank"]
+    with monkeypatch.context() as patch:
+        patch.setattr(content, "PART_ROWS", 600)
+        version = data.snapshot(frame, "words")
+    assert version.profile == profile_table(table)  # each column hashed afresh
+    assert version.profile["city"].null_count == int(pd.isna(city).sum())
+    assert version.profile["blank"].distinct_count == 0
+
+
+def test_codes_read_back_from_parquet_cover_pages_written_plain():
+    """A dictionary that outgrows its page limit makes the writer fall back to plain pages:
+    reading the codes back still gives every value."""
+    values = pa.array([f"value-{i % 3000:05d}" for i in range(12_000)])
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table({"v": values}), sink, dictionary_pagesize_limit=1024)
+    written = sink.getvalue()
+    chunk = pq.ParquetFile(pa.BufferReader(written)).metadata.row_group(0).column(0)
+    assert "PLAIN" in chunk.encodings  # it did fall back
+    codes = content.read_dictionary_encoded(written, ["v"])["v"]
+    assert pa.types.is_dictionary(codes.type)
+    assert codes.cast(pa.string()).equals(pa.chunked_array([values]))
+    column = pa.chunked_array([values])
+    assert profile_encoded_strings(column, codes) == profile_column(column)
 
 
 def test_numbers_and_times_of_every_width_load_back_as_they_were():

@@ -155,12 +155,21 @@ def table_digest(table: pa.Table, executor: Executor) -> str:
     return digest.hexdigest()
 
 
-def table_schema(table: pa.Table, profile: dict[str, ColumnProfile]) -> dict[str, ColumnSchema]:
-    """Each data column's Arrow type, the pandas dtype it loads as, and whether it held nulls."""
-    dtypes = table.schema.empty_table().to_pandas().dtypes
+def pandas_dtypes(table: pa.Table) -> dict[str, str]:
+    """The pandas dtype each column of ``table`` loads as, when it holds no nulls."""
+    return {
+        name: str(dtype) for name, dtype in table.schema.empty_table().to_pandas().dtypes.items()
+    }
+
+
+def table_schema(
+    dtypes: dict[str, str], profile: dict[str, ColumnProfile]
+) -> dict[str, ColumnSchema]:
+    """Each profiled column's Arrow type, the pandas dtype it loads as (``dtypes``, from
+    ``pandas_dtypes``, corrected for nulls), and whether it held nulls."""
     schema = {}
     for name, column in profile.items():
-        dtype = str(dtypes[name])
+        dtype = dtypes[name]
         if column.null_count and dtype.startswith(("int", "uint")):
             dtype = "float64"  # as pyarrow loads integers with nulls
         elif column.null_count and dtype == "bool":
@@ -196,6 +205,23 @@ def parquet_bytes(part: pa.Table, options: dict[str, Any]) -> pa.Buffer:
         pq.write_table(part, grown, **options)
         return grown.getvalue()
     return room.slice(0, sink.tell())
+
+
+def dictionary_encoded_strings(table: pa.Table, options: dict[str, Any]) -> list[str]:
+    """The string columns that ``options`` (``parquet_options``) dictionary-encode."""
+    return [
+        name
+        for name in options["use_dictionary"]
+        if _is_binary(table.column(name).type) and not _is_bytes(table.column(name).type)
+    ]
+
+
+def read_dictionary_encoded(part: pa.Buffer, names: list[str]) -> pa.Table:
+    """Columns ``names`` of a Parquet file, string columns, as dictionary columns: the
+    dictionaries and codes the writer stored, decoded rather than hashed again."""
+    return pq.ParquetFile(pa.BufferReader(part), read_dictionary=names).read(
+        columns=names, use_threads=False
+    )
 
 
 def read_parquet(blobs: Iterable[bytes]) -> pa.Table:

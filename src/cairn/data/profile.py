@@ -91,6 +91,16 @@ def profile_column(column: pa.ChunkedArray) -> ColumnProfile:
     return _other(column)
 
 
+def profile_encoded_strings(column: pa.ChunkedArray, encoded: pa.ChunkedArray) -> ColumnProfile:
+    """The profile of a string column from ``encoded``, the same values dictionary-encoded.
+
+    Counting the codes of a dictionary costs a tenth of hashing the strings again: 6 ms rather
+    than 35 for 1,000,000 values of 200 distinct, read back from Parquet parts that the writer
+    dictionary-encoded anyway (``cairn.data.content.read_dictionary_encoded``).
+    """
+    return _strings(column, encoded)
+
+
 def canonical_type(arrow_type: pa.DataType) -> str:
     """The type's name, with large and small string/binary variants named alike."""
     if pa.types.is_dictionary(arrow_type):
@@ -150,12 +160,7 @@ def _temporal(column: pa.ChunkedArray) -> ColumnProfile:
 
 
 def _categorical(column: pa.ChunkedArray) -> ColumnProfile:
-    column = column.unify_dictionaries() if column.num_chunks > 1 else column
-    dictionary = column.chunk(0).dictionary if column.num_chunks else pa.array([], pa.string())
-    counts = np.zeros(len(dictionary), dtype=np.int64)
-    for chunk in column.chunks:
-        indices = (chunk.indices.drop_null() if chunk.null_count else chunk.indices).to_numpy()
-        counts += _count_codes(indices, len(dictionary))
+    dictionary, counts = _code_counts(column)
     categories = dictionary.to_pylist() if len(dictionary) <= MAX_CATEGORIES else None
     return ColumnProfile(
         **_base(column, "categorical", column.null_count),
@@ -177,13 +182,16 @@ def _boolean(column: pa.ChunkedArray) -> ColumnProfile:
     )
 
 
-def _strings(column: pa.ChunkedArray) -> ColumnProfile:
-    counted = pc.value_counts(column.drop_null())
-    counts = counted.field("counts").to_numpy()
+def _strings(column: pa.ChunkedArray, encoded: pa.ChunkedArray | None = None) -> ColumnProfile:
+    if encoded is None:
+        counted = pc.value_counts(column.drop_null())
+        values, counts = counted.field("values"), counted.field("counts").to_numpy()
+    else:  # every value is in the dictionary because it occurs: none counts zero
+        values, counts = _code_counts(encoded)
     return ColumnProfile(
         **_base(column, "string", column.null_count),
-        distinct_count=len(counted),
-        top=_top(counted.field("values"), counts),
+        distinct_count=int(np.count_nonzero(counts)),
+        top=_top(values, counts),
     )
 
 
@@ -284,24 +292,75 @@ def _summarise(values: np.ndarray, sketch: bool) -> _Counted | _Sketched:
     if _in_order(values):
         return _Counted(values, None)
     if values.dtype.kind in "iu":
-        low, high = values.min(), values.max()
-        if int(high) - int(low) <= 4 * values.size:
-            # counted where they lie when that is small enough: no shifted copy
-            origin = 0 if low >= 0 and high <= 4 * values.size else low
-            shifted = values - origin if origin else values
-            counts = np.bincount(shifted.astype(np.intp, copy=False))
-            present = np.flatnonzero(counts)
-            return _Counted((present + origin).astype(values.dtype), counts[present])
+        counted = _count_range(values)
+        if counted is not None:
+            return counted
+    elif values.dtype == np.float64:  # a float32 would round twice on its way back
+        on_grid = _on_grid(values)
+        if on_grid is not None:
+            scaled, scale = on_grid
+            counted = _count_range(scaled)
+            return _Counted(counted.values / scale, counted.counts)
     step = max(1, values.size // _SAMPLE)
     sample = values[::step]
     if np.unique(sample).size > _SORT_ABOVE * sample.size:
         if sketch and values.size > EXACT_UP_TO:
             return _sketch(values)
         return _Counted(np.sort(values), None)
+    if values.dtype.kind == "f":  # -0.0 and 0.0 are one value, which Arrow hashes apart
+        values = values + 0.0
     counted = pc.value_counts(pa.array(values))
     distinct = counted.field("values").to_numpy()
     order = np.argsort(distinct)
     return _Counted(distinct[order], counted.field("counts").to_numpy()[order])
+
+
+def _count_range(values: np.ndarray) -> _Counted | None:
+    """Integers counted where they lie, when their range is small enough (up to 4 times
+    their number); None otherwise."""
+    low, high = values.min(), values.max()
+    width = int(high) - int(low) + 1
+    if width <= _COMPARE_UP_TO:  # as one-byte codes (the cast wraps, the subtraction too)
+        codes = values.astype(np.uint8)
+        codes -= np.uint8(int(low) & 0xFF)
+        counts = _count_codes(codes, width)
+        present = np.flatnonzero(counts)
+        return _Counted(present.astype(values.dtype) + low, counts[present])
+    if width > 4 * values.size:
+        return None
+    # counted where they lie when that is small enough: no shifted copy
+    origin = 0 if low >= 0 and high <= 4 * values.size else low
+    shifted = values - origin if origin else values
+    counts = np.bincount(shifted.astype(np.intp, copy=False))
+    present = np.flatnonzero(counts)  # in the values' type: uint64 + int64 would be float64
+    return _Counted(present.astype(values.dtype) + origin, counts[present])
+
+
+#: Powers of ten that floats are tried at: amounts, rates and measures are mostly rounded to a
+#: few decimals, and whole multiples of one of these are counted as integers.
+_GRID_SCALES = (1.0, 10.0, 100.0, 1000.0, 10000.0)
+
+
+def _on_grid(values: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """(``values`` times a power of ten, as int64, and that power) when each value is the float
+    nearest to a whole number of tenths, hundredths, ... (``_GRID_SCALES``), in a range small
+    enough to count with ``bincount``; None otherwise.
+
+    Counting them so is exact and takes 7 ms for 1,000,000 values, against 11 ms to hash them:
+    dividing each integer by the power gives back the very float it came from (IEEE division
+    rounds to the nearest float, as the decimal was), which the check confirms value by value.
+    """
+    sample = values[:: max(1, values.size // _SAMPLE)]
+    scale = next((s for s in _GRID_SCALES if np.array_equal(np.rint(sample * s) / s, sample)), 0)
+    if not scale:
+        return None
+    low, high = float(values.min()) * scale, float(values.max()) * scale
+    if not (-(2.0**53) < low <= high < 2.0**53) or high - low > 4 * values.size:
+        return None  # infinite, beyond exact integers in a float, or too wide a range
+    scaled = np.rint(values * scale)
+    if not np.array_equal(scaled / scale, values):
+        return None
+    return scaled.astype(np.int64), scale
 
 
 def _sketch(values: np.ndarray) -> _Sketched:
@@ -385,9 +444,22 @@ def _in_order(values: np.ndarray) -> bool:
     return bool(np.all(sample[1:] >= sample[:-1])) and bool(np.all(values[1:] >= values[:-1]))
 
 
-#: Dictionaries of up to this many values are counted by comparing the codes with each value:
-#: a vectorised pass over one-byte codes costs a tenth of ``bincount``'s per-value loop.
+#: Dictionaries (and integer ranges) of up to this many values are counted by comparing one-byte
+#: codes with each value: a vectorised pass costs 0.17 ms a million codes, where ``bincount``'s
+#: per-value loop takes 2 to 5 ms (the most, when neighbours are alike and wait on each other).
 _COMPARE_UP_TO = 16
+
+
+def _code_counts(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """A dictionary column's dictionary (unified over its chunks) and how often each of its
+    values occurs."""
+    column = column.unify_dictionaries() if column.num_chunks > 1 else column
+    dictionary = column.chunk(0).dictionary if column.num_chunks else pa.array([], pa.string())
+    counts = np.zeros(len(dictionary), dtype=np.int64)
+    for chunk in column.chunks:
+        indices = (chunk.indices.drop_null() if chunk.null_count else chunk.indices).to_numpy()
+        counts += _count_codes(indices, len(dictionary))
+    return dictionary, counts
 
 
 def _count_codes(codes: np.ndarray, size: int) -> np.ndarray:
@@ -403,7 +475,7 @@ def _mean_std(values: np.ndarray) -> tuple[float, float | None]:
         mean = float(values.mean(dtype=np.float64))
     if values.size == 1:
         return mean, None
-    if values.dtype in (np.float32, np.float64):  # Arrow's variance: one pass, not numpy's three
+    if values.dtype.kind in "iuf" and values.dtype.itemsize >= 4:  # one pass, not numpy's three
         return mean, float(np.sqrt(pc.variance(pa.array(values), ddof=1).as_py()))
     with np.errstate(invalid="ignore", over="ignore"):
         return mean, float(values.std(dtype=np.float64, ddof=1))

@@ -227,7 +227,7 @@ def infer_schema(data: Any) -> Schema:
 
         table = content.as_arrow(data)
         profile = profile_table(table, content.data_columns(table))
-        schema = content.table_schema(table, profile)
+        schema = content.table_schema(content.pandas_dtypes(table), profile)
     else:
         version = _table_version(data)
         schema, profile = version.schema, version.profile

@@ -124,29 +124,42 @@ class DataService:
 
     def _store_table(self, table: Any, digest: str, pool: Executor) -> _Draft:
         """Encode the Parquet parts on the pool, then profile the table there; writer threads
-        store the parts as they come, as much of a write is waiting for the disk. The version's
-        blob is the manifest of the parts."""
+        store the parts as they come, as much of a write is waiting for the disk. String
+        columns that Parquet dictionary-encodes are counted from the codes each encoded part
+        holds. The version's blob is the manifest of the parts."""
+        import pyarrow as pa
+
         from cairn.data import content
-        from cairn.data.profile import start_profile
+        from cairn.data.profile import profile_encoded_strings, start_profile
 
         artifacts, columns = self.artifacts, content.data_columns(table)
         options = content.parquet_options(table)
         parts = content.parquet_parts(table)
+        strings = [n for n in content.dictionary_encoded_strings(table, options) if n in columns]
         with ThreadPoolExecutor(min(len(parts), _WRITERS)) as writers:
 
-            def encode(part: Any) -> tuple[int, Future[str]]:
+            def encode(part: Any) -> tuple[int, Future[str], Any]:
                 encoded = content.parquet_bytes(part, options)
-                return encoded.size, writers.submit(artifacts.put_bytes, memoryview(encoded))
+                put = writers.submit(artifacts.put_bytes, memoryview(encoded))
+                codes = content.read_dictionary_encoded(encoded, strings) if strings else None
+                return encoded.size, put, codes
 
             encoding = [pool.submit(encode, part) for part in parts]  # the longest tasks: first
-            profiled = start_profile(table, columns, pool)
+            profiled = start_profile(table, [c for c in columns if c not in strings], pool)
+            dtypes = content.pandas_dtypes(table)  # while the pool works
             stored = [future.result() for future in encoding]
+            if strings:  # counted here while the pool profiles the other columns
+                codes = pa.concat_tables([codes for _, _, codes in stored])
+                profile = {n: profile_encoded_strings(table.column(n), codes[n]) for n in strings}
+            else:
+                profile = {}
             entries = {
                 content.part_name(i): {"digest": put.result(), "size": size}
-                for i, (size, put) in enumerate(stored)
+                for i, (size, put, _) in enumerate(stored)
             }
         blob = artifacts.put_bytes(content.manifest_bytes(entries))
-        profile = profiled()
+        profile |= profiled()
+        profile = {name: profile[name] for name in columns}
         return _Draft(
             Kind.TABLE,
             digest,
@@ -154,7 +167,7 @@ class DataService:
             sum(entry["size"] for entry in entries.values()),
             table.num_rows,
             len(columns),
-            content.table_schema(table, profile),
+            content.table_schema(dtypes, profile),
             profile,
         )
 
@@ -179,6 +192,8 @@ class DataService:
                 with self.store.write() as conn:
                     dataset_id = self._dataset_id(conn, name, description)
                     row = self._version_row(conn, dataset_id, draft, description)
+                    if "digest" in row:  # the row just inserted: no need to read it back
+                        return _version({**row, "dataset_name": name})
                     return self._find(conn, dataset_versions.c.id == row["id"])[0]
             except StoreIntegrityError:
                 if attempt == _RETRIES - 1:

@@ -31,11 +31,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from cairn.core import now_ms
 from cairn.errors import Conflict, InvalidInput, NotFound
 from cairn.pipelines.cache import InputRef, StepCache, StepOutputs, cache_key, load_outputs
 from cairn.pipelines.executors import Executor, get_executor
 from cairn.pipelines.executors.base import StepResult, StepTask
-from cairn.pipelines.executors.worker import LOG_PATH, OUTPUTS_TAG
+from cairn.pipelines.executors.worker import LOG_PATH
 from cairn.pipelines.graph import Graph, StepOutput, substitute
 from cairn.pipelines.steps import Pipeline, load_pipeline
 from cairn.tracking.entities import Run, RunStatus
@@ -53,6 +54,7 @@ RERUN_TAG = "cairn.pipeline.rerun_of"
 RESUME_TAG = "cairn.pipeline.resumed_from"
 STEP_TAG = "cairn.step"
 KEY_TAG = "cairn.step.cache_key"
+OUTPUTS_TAG = "cairn.step.outputs"
 HIT_TAG = "cairn.cache"
 HIT_RUN_TAG = "cairn.cache.run"
 
@@ -563,7 +565,11 @@ class _Scheduler:
             self.records.later(
                 self.step_cache.put, key, pipeline, task.node, result.outputs, task.run.id
             )
-        self.records.later(self.service.end_run, task.run.id, RunStatus.FINISHED)
+        duration = ("duration_s", result.duration_s, 0, now_ms())
+        outputs = {OUTPUTS_TAG: result.outputs.to_json()}
+        self.records.later(
+            self.service.end_run, task.run.id, RunStatus.FINISHED, None, [duration], outputs
+        )
         del self.runs[task.node]
         self._emit("finished", task.node, task.run.id, task.attempt, f"{result.duration_s:.2f} s")
         self._done(task.node, result.outputs)

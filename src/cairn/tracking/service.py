@@ -210,14 +210,17 @@ class TrackingService:
         status: RunStatus | str = RunStatus.FINISHED,
         error: str | None = None,
         final_metrics: Sequence[MetricRow] = (),
+        final_tags: Mapping[str, Any] | None = None,
     ) -> None:
-        """End a run, writing its last buffered metric points in the same transaction."""
+        """End a run, writing its last metric points and tags in the same transaction."""
         status = _status(status)
         if status is RunStatus.RUNNING:
             raise InvalidInput.for_field("status", status.value, "finished, failed or killed")
+        pairs = _string_rows("tags", final_tags or {})
         with self.store.write() as conn:
             self._require_run(conn, run_id)
             self._insert_metric_rows(conn, run_id, final_metrics)
+            self._upsert_tags(conn, run_id, pairs)
             # Only a running run ends: a run already marked killed or failed keeps its verdict.
             conn.execute(
                 update(runs)
@@ -375,12 +378,11 @@ class TrackingService:
             return
         with self.store.write() as conn:
             self._require_run(conn, run_id)
-            self.store.upsert(
-                conn,
-                tags,
-                [{"run_id": run_id, "key": k, "value": v} for k, v in pairs],
-                ["run_id", "key"],
-            )
+            self._upsert_tags(conn, run_id, pairs)
+
+    def _upsert_tags(self, conn: Connection, run_id: str, pairs: Sequence[tuple[str, str]]) -> None:
+        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in pairs]
+        self.store.upsert(conn, tags, rows, ["run_id", "key"])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self.store.write() as conn:

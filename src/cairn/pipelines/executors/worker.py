@@ -28,7 +28,6 @@ from cairn.tracking.fluent import attached_run
 from cairn.tracking.service import TrackingService, format_exception, tracking_service
 
 LOG_PATH = "logs/step.log"
-OUTPUTS_TAG = "cairn.step.outputs"
 _services_used: set[TrackingService] = set()  # their stores are closed when a worker stops
 
 
@@ -44,7 +43,7 @@ def execute(task: StepTask) -> StepResult:
             service = tracking_service(task.uri, task.artifacts)
             _services_used.add(service)
             step = _step(task)
-            outputs = _run_tracked(service, step, task, started)
+            outputs = _run_tracked(service, step, task)
         except BaseException as exc:  # noqa: BLE001 - even SystemExit from a step is its failure
             return StepResult(
                 task.task_id,
@@ -87,10 +86,9 @@ def _step(task: StepTask) -> Step:
     return step
 
 
-def _run_tracked(
-    service: TrackingService, step: Step, task: StepTask, started: float
-) -> StepOutputs:
-    # The runner, not the worker, ends the step's run: it knows whether a retry follows.
+def _run_tracked(service: TrackingService, step: Step, task: StepTask) -> StepOutputs:
+    # The runner, not the worker, ends the step's run (it knows whether a retry follows),
+    # recording its outputs and duration as it does.
     with attached_run(task.run, service) as run:
         log_file = task.log_path or _temp_log_path()
         try:
@@ -98,10 +96,7 @@ def _run_tracked(
             bound = inspect.BoundArguments(step.signature, arguments)
             with _captured_output(log_file, task.attempt):
                 value = step.fn(*bound.args, **bound.kwargs)
-            outputs = _store_outputs(service, task, value)
-            run.log_metric("duration_s", time.perf_counter() - started)
-            run.set_tag(OUTPUTS_TAG, outputs.to_json())
-            return outputs
+            return _store_outputs(service, task, value)
         finally:
             try:
                 if os.path.exists(log_file) and os.path.getsize(log_file):

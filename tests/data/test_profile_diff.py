@@ -30,8 +30,10 @@ NUMERIC_CASES = {
     "negative and zero floats in tenths": np.round(rng.normal(size=N), 1) * -1.0,
     "two integers (compared)": rng.choice([0, 1], N, p=[0.85, 0.15]),
     "a few negative integers (compared)": rng.choice([-128, -125, -117], N),
-    "unsigned integers near the top (compared)": np.uint64(2**63) + rng.integers(0, 9, N, np.uint64),
-    "unsigned integers near the top (counted)": np.uint64(2**63) + rng.integers(0, 99, N, np.uint64),
+    "unsigned integers near the top (compared)": np.uint64(2**63)
+    + rng.integers(0, 9, N, np.uint64),
+    "unsigned integers near the top (counted)": np.uint64(2**63)
+    + rng.integers(0, 99, N, np.uint64),
     "float32 in tenths (hashed)": np.round(rng.normal(size=N), 1).astype(np.float32),
     "floats, all distinct (sorted)": rng.normal(size=N),
     "already sorted (read in order)": np.sort(rng.normal(size=N)),

@@ -16,7 +16,7 @@ from cairn.monitoring import add_rule, list_alerts, list_runs, schedule_monitor,
 from cairn.pipelines.queue import JobQueue, JobStatus
 from cairn.pipelines.queue_worker import QueueWorker
 from cairn.pipelines.resources import Resources
-from cairn.pipelines.schedules import Schedules
+from cairn.pipelines.schedules import FIRE_TIME, Schedules
 from cairn.store import open_store
 
 
@@ -41,6 +41,8 @@ def test_each_fire_of_a_monitor_schedule_runs_the_monitor(credit_model, receiver
 
     runs = list_runs("credit-risk")
     assert [(r.status, r.rows) for r in runs] == [("drift", 800)] * 2
+    # each window ends when its schedule fired, not when the job ran (newest first)
+    assert [r.window_end for r in runs] == [first + timedelta(hours=1), first]
     [alert] = list_alerts("credit-risk")  # one episode, however many fires see it
     assert alert.status == "firing" and alert.run_id == runs[-1].id
     assert [body["alert"]["id"] for body in receiver.received] == [alert.id]
@@ -75,4 +77,4 @@ def test_a_model_without_a_reference_and_a_taken_name_are_refused(credit_model):
     with pytest.raises(Conflict):
         schedule_monitor("credit-risk", "30 * * * *")
     added = schedule_monitor("credit-risk", "30 * * * *", name="half-past")
-    assert added.params == {"model": "credit-risk", "window": "1d", "last": None}
+    assert added.params == {"model": "credit-risk", "window": "1d", "last": None, "end": FIRE_TIME}

@@ -8,7 +8,7 @@ import pytest
 
 from cairn.errors import Conflict, InvalidInput, NotFound
 from cairn.pipelines.queue import JobQueue
-from cairn.pipelines.schedules import Schedules
+from cairn.pipelines.schedules import FIRE_TIME, Schedules
 from cairn.store import open_store
 
 pytestmark = pytest.mark.usefixtures("use_store")
@@ -35,6 +35,19 @@ def test_due_schedule_submits_one_job_with_its_params(schedules):
         2,
     )
     assert schedules.tick(due + timedelta(seconds=10)) == []  # the same due time is not run twice
+
+
+def test_a_fire_time_param_is_given_the_time_the_schedule_fired(schedules):
+    s = schedules.add("windowed", "m:p", "*/15 * * * *", {"end": FIRE_TIME, "tag": "x"})
+    due = s.next_fire_at()
+    [fire] = schedules.tick(due + timedelta(minutes=7))  # the job is submitted late
+    job = JobQueue(open_store()).get(fire.job_id)
+    assert job.params == {"end": int(due.timestamp() * 1000), "tag": "x"}
+    assert schedules.get("windowed").params["end"] == FIRE_TIME  # kept for the next fire
+    [later] = schedules.tick(due + timedelta(minutes=16))
+    assert JobQueue(open_store()).get(later.job_id).params["end"] == int(
+        (due + timedelta(minutes=15)).timestamp() * 1000
+    )
 
 
 def test_times_missed_while_down_are_recorded_and_only_the_latest_runs(schedules):

@@ -3,7 +3,9 @@
 ``Schedules.tick(now)`` submits a job for each schedule that came due since it last fired.
 When the scheduler was down across several due times, the latest is run and the earlier ones
 are recorded as missed (``cairn schedules list`` shows them), never silently dropped.
-Times are UTC.
+Times are UTC. A param whose value is ``FIRE_TIME`` is given, in each job, the time the
+schedule fired (ms since the epoch): a pipeline that reads a window of time ends it there, not
+whenever a worker gets to the job.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from cairn.store.schema import jobs, schedule_fires, schedules
 from cairn.tracking.validation import check_key
 
 MAX_CATCH_UP = 10_000  # due times looked at per tick, so a years-old schedule cannot hang it
+FIRE_TIME = "@fire_time"  # a param value: replaced by the fire time in each job (see above)
 
 
 @dataclass(frozen=True)
@@ -166,8 +169,9 @@ class Schedules:
             if not due:
                 continue
             *missed, latest = due
+            params = {k: _ms(latest) if v == FIRE_TIME else v for k, v in schedule.params.items()}
             job = new_job_row(
-                schedule.pipeline, schedule.params, team=schedule.team, priority=schedule.priority
+                schedule.pipeline, params, team=schedule.team, priority=schedule.priority
             )
             fires = [Fire(schedule.name, t, "missed", None) for t in missed]
             fires.append(Fire(schedule.name, latest, "submitted", job["id"]))

@@ -11,7 +11,7 @@ import pytest
 
 from cairn import data
 from cairn.data.entities import QUANTILES, ColumnProfile
-from cairn.data.profile import EXACT_UP_TO, _on_grid, profile_column, profile_table
+from cairn.data.profile import EXACT_UP_TO, _from_steps, _on_grid, profile_column, profile_table
 from cairn.datasets import make_credit_applications
 
 rng = np.random.default_rng(7)
@@ -28,6 +28,7 @@ NUMERIC_CASES = {
     ),
     "floats on a grid too wide to count (sorted)": np.round(rng.normal(size=N) * 1e12, 0),
     "negative and zero floats in tenths": np.round(rng.normal(size=N), 1) * -1.0,
+    "floats in hundreds (counted on their grid)": np.round(rng.normal(size=N) * 1e4, -2),
     "two integers (compared)": rng.choice([0, 1], N, p=[0.85, 0.15]),
     "a few negative integers (compared)": rng.choice([-128, -125, -117], N),
     "unsigned integers near the top (compared)": np.uint64(2**63)
@@ -53,8 +54,9 @@ def test_numeric_profiles_match_numpy_and_pandas(values):
     assert profile.null_count == series.isna().sum()
     assert profile.distinct_count == present.nunique()
     assert (profile.min, profile.max) == (present.min(), present.max())
-    assert profile.mean == pytest.approx(present.mean())
-    assert profile.std == pytest.approx(present.std())  # ddof=1, as pandas
+    exact = present.astype("float64")  # pandas sums float32 in float32
+    assert profile.mean == pytest.approx(exact.mean())
+    assert profile.std == pytest.approx(exact.std())  # ddof=1, as pandas
     expected = np.quantile(present.to_numpy(), QUANTILES)
     assert [profile.quantiles[str(q)] for q in QUANTILES] == pytest.approx(expected)
     assert profile.median == pytest.approx(present.median())
@@ -178,9 +180,12 @@ def test_floats_on_a_decimal_grid_are_counted_as_integers_only_when_exact():
     """Counted on a grid, a float column's distinct values are the very floats it holds;
     a column off the grid, on too wide a range or with infinities is left to hashing."""
     cents = np.round(rng.normal(size=N) * 10, 2)
-    scaled, scale = _on_grid(cents)
-    assert scale == 100.0 and np.array_equal(scaled / scale, cents)
-    assert _on_grid(np.round(cents, 1))[1] == 10.0  # the smallest power that fits
+    steps, exponent = _on_grid(cents)
+    assert exponent == -2 and np.array_equal(_from_steps(steps, exponent), cents)
+    assert _on_grid(np.round(cents, 1))[1] == -1  # the coarsest step that fits
+    hundreds = np.round(rng.normal(size=N) * 1e4, -2)
+    steps, exponent = _on_grid(hundreds)
+    assert exponent == 2 and np.array_equal(_from_steps(steps, exponent), hundreds)
     assert _on_grid(np.append(cents, 0.005)) is None  # one value off the grid
     assert _on_grid(np.append(cents, np.inf)) is None
     assert _on_grid(np.array([0.5, 2.0**60])) is None  # beyond integers a float holds exactly

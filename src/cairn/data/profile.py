@@ -116,7 +116,7 @@ def canonical_type(arrow_type: pa.DataType) -> str:
 def _numeric(column: pa.ChunkedArray) -> ColumnProfile:
     values = column.drop_null().to_numpy()
     nulls = column.null_count
-    if values.dtype.kind == "f":
+    if values.dtype.kind == "f" and values.size and np.isnan(values.min()):  # NaN: not counted
         finite_or_inf = ~np.isnan(values)
         if not finite_or_inf.all():
             nulls += int(values.size - np.count_nonzero(finite_or_inf))
@@ -298,9 +298,9 @@ def _summarise(values: np.ndarray, sketch: bool) -> _Counted | _Sketched:
     elif values.dtype == np.float64:  # a float32 would round twice on its way back
         on_grid = _on_grid(values)
         if on_grid is not None:
-            scaled, scale = on_grid
-            counted = _count_range(scaled)
-            return _Counted(counted.values / scale, counted.counts)
+            steps, exponent = on_grid
+            counted = _count_range(steps)
+            return _Counted(_from_steps(counted.values, exponent), counted.counts)
     step = max(1, values.size // _SAMPLE)
     sample = values[::step]
     if np.unique(sample).size > _SORT_ABOVE * sample.size:
@@ -336,31 +336,51 @@ def _count_range(values: np.ndarray) -> _Counted | None:
     return _Counted(present.astype(values.dtype) + origin, counts[present])
 
 
-#: Powers of ten that floats are tried at: amounts, rates and measures are mostly rounded to a
-#: few decimals, and whole multiples of one of these are counted as integers.
-_GRID_SCALES = (1.0, 10.0, 100.0, 1000.0, 10000.0)
+#: The decimal steps floats are tried at, as powers of ten, coarsest first: amounts, rates and
+#: measures are mostly rounded (to hundreds, to cents, ...), and counted as whole steps.
+_GRID_EXPONENTS = (2, 1, 0, -1, -2, -3, -4)
 
 
-def _on_grid(values: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """(``values`` times a power of ten, as int64, and that power) when each value is the float
-    nearest to a whole number of tenths, hundredths, ... (``_GRID_SCALES``), in a range small
-    enough to count with ``bincount``; None otherwise.
+def _on_grid(values: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """(``values`` as whole numbers of a step 10**e, int64, and e) when each value is the
+    float nearest to a whole number of the coarsest step in ``_GRID_EXPONENTS`` that fits,
+    in a range small enough to count with ``bincount``; None otherwise.
 
     Counting them so is exact and takes 7 ms for 1,000,000 values, against 11 ms to hash them:
-    dividing each integer by the power gives back the very float it came from (IEEE division
-    rounds to the nearest float, as the decimal was), which the check confirms value by value.
+    each whole number turned back into a float (``_from_steps``) is the very float it came
+    from (IEEE arithmetic rounds to the nearest float, as the decimal was), which the check
+    confirms value by value.
     """
     sample = values[:: max(1, values.size // _SAMPLE)]
-    scale = next((s for s in _GRID_SCALES if np.array_equal(np.rint(sample * s) / s, sample)), 0)
-    if not scale:
+    fits = (
+        e for e in _GRID_EXPONENTS if np.array_equal(_from_steps(_to_steps(sample, e), e), sample)
+    )
+    exponent = next(fits, None)
+    if exponent is None:
         return None
-    low, high = float(values.min()) * scale, float(values.max()) * scale
+    low, high = _to_steps(np.array([values.min(), values.max()]), exponent)
     if not (-(2.0**53) < low <= high < 2.0**53) or high - low > 4 * values.size:
         return None  # infinite, beyond exact integers in a float, or too wide a range
-    scaled = np.rint(values * scale)
-    if not np.array_equal(scaled / scale, values):
+    steps = _to_steps(values, exponent)
+    if not np.array_equal(_from_steps(steps, exponent), values):
         return None
-    return scaled.astype(np.int64), scale
+    return steps.astype(np.int64), exponent
+
+
+def _to_steps(values: np.ndarray, exponent: int) -> np.ndarray:
+    """The nearest whole number of steps of 10**exponent to each value (as floats)."""
+    if exponent >= 0:  # a division by an exact power of ten, not a multiplication by 0.01
+        steps = np.divide(values, 10.0**exponent)
+    else:
+        steps = np.multiply(values, 10.0**-exponent)
+    return np.rint(steps, out=steps)
+
+
+def _from_steps(steps: np.ndarray, exponent: int) -> np.ndarray:
+    """Whole numbers of steps of 10**exponent back as the floats nearest to them."""
+    if exponent >= 0:
+        return np.multiply(steps, 10.0**exponent)
+    return np.divide(steps, 10.0**-exponent)
 
 
 def _sketch(values: np.ndarray) -> _Sketched:

@@ -3,14 +3,16 @@
 Counts, null counts, min, max, mean and standard deviation are exact. A numeric or temporal
 column is put in order once, from which quantiles and the distinct count follow: a column
 already in order is read as it is, one with few distinct values (the usual case) is reduced to
-its distinct values and their counts, hashed (``value_counts``) or, for small integer ranges,
-counted with ``bincount``; one with many distinct values is sorted. Sorting is the costliest
+its distinct values and their counts: integers of a small range, and floats that are whole
+numbers of a decimal step (``_on_grid``), are counted where they lie (``_count_range``), others
+hashed (``value_counts``); one with many distinct values is sorted. Sorting is the costliest
 (55 ms a million values), so a float or temporal column of more than ``EXACT_UP_TO`` values,
 nearly all distinct, is sketched instead (``_sketch``): its quantiles are those of a random
 sample and its distinct count is estimated from hashes, and its profile says so in
 ``approximate``. Integer columns stay exact, as their distinct count tells whether they are
-unique keys. Categorical columns are counted from their dictionary indices. No Python loop
-runs per row. ``start_profile`` queues the columns on an executor costliest first, so that the
+unique keys. Categorical columns are counted from their dictionary indices, and so are text
+columns when a snapshot has them dictionary-encoded (``profile_encoded_strings``). No Python
+loop runs per row. ``start_profile`` queues the columns on an executor costliest first, so that the
 last one to finish is a short one.
 """
 

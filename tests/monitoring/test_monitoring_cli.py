@@ -12,6 +12,7 @@ from cairn.cli import app
 from cairn.core import now_ms
 from cairn.datasets import make_credit_applications
 from cairn.errors import InvalidInput
+from cairn.pipelines.schedules import FIRE_TIME
 
 runner = CliRunner()
 
@@ -73,7 +74,12 @@ def test_a_monitor_schedule_from_the_command_line(credit_model):
     listed = {s["name"]: s for s in json.loads(cli("schedules", "list", "--json"))}
     assert listed["monitor-credit-risk"]["pipeline"] == "cairn.monitoring.scheduled:monitor"
     assert listed["monitor-credit-risk"]["params"]["window"] == "1h"
-    assert listed["m"]["params"] == {"model": "credit-risk", "window": None, "last": 500}
+    assert listed["m"]["params"] == {
+        "model": "credit-risk",
+        "window": None,
+        "last": 500,
+        "end": FIRE_TIME,  # each job's window ends when its schedule fired
+    }
     cli("schedules", "pause", "monitor-credit-risk")
     cli("schedules", "remove", "m")
     [left] = json.loads(cli("schedules", "list", "--json"))

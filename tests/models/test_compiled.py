@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,10 +15,14 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+import cairn
+import cairn.models
+import cairn.registry
 from cairn.datasets import CREDIT_FEATURES, CREDIT_LABEL, make_credit_applications
 from cairn.errors import InvalidInput
 from cairn.models import compile_onnx
-from cairn.models.compiled import TOLERANCE, synthetic_rows
+from cairn.models import compiled as compiled_module
+from cairn.models.compiled import COMPILED_TAG, TOLERANCE, synthetic_rows
 from cairn.registry import LoadedModel, infer_signature
 from cairn.registry.signature import check_input
 from credit_models import credit_pipeline
@@ -124,3 +131,44 @@ def test_what_cannot_be_compiled_is_refused_naming_it(credit_loaded, credit):
     with pytest.raises(InvalidInput) as refused:
         compile_onnx(onnx_flavour)
     assert refused.value.value == "onnx"
+
+
+@pytest.fixture
+def registered(use_store, credit) -> str:
+    """credit-risk/1 in the registry: a real scikit-learn pipeline."""
+    with cairn.start_run(experiment="compile") as run:
+        version = run.log_model(
+            credit_pipeline(credit), name="credit-risk", input_example=credit[list(CREDIT_FEATURES)]
+        )
+    return version.ref
+
+
+def _not_again(*_args, **_kwargs):
+    raise AssertionError("a stored graph is neither converted nor checked again")
+
+
+def test_a_registry_version_keeps_its_checked_graph(registered, credit, monkeypatch):
+    first = compiled_module.load_compiled(registered)
+    tag = json.loads(cairn.registry.get_version(registered).tags[COMPILED_TAG])
+    assert tag["converter"].startswith("skl2onnx ") and len(tag["digest"]) == 64
+    monkeypatch.setattr(compiled_module, "_convert", _not_again)
+    monkeypatch.setattr(compiled_module, "_check_agreement", _not_again)
+    monkeypatch.setitem(sys.modules, "skl2onnx", None)  # a server without the converter
+    again = compiled_module.load_compiled("credit-risk@latest")
+    assert (again.metadata["compiled"], again.version, again.flavour) == ("onnx", 1, "sklearn")
+    frame = credit[list(CREDIT_FEATURES)].head(50)
+    np.testing.assert_array_equal(again.predict(frame), first.predict(frame))
+    np.testing.assert_allclose(again.predict_proba(frame), first.predict_proba(frame))
+
+
+@pytest.mark.parametrize("tag", ["not json", json.dumps({"digest": "0" * 64}), "{}"])
+def test_a_stored_graph_that_cannot_be_read_is_compiled_again(registered, credit, tag):
+    cairn.registry.update_version(registered, tags={COMPILED_TAG: tag})
+    compiled = compiled_module.load_compiled(registered)
+    stored = json.loads(cairn.registry.get_version(registered).tags[COMPILED_TAG])
+    assert stored["digest"] != "0" * 64
+    frame = credit[list(CREDIT_FEATURES)].head(20)
+    original = cairn.models.load(registered)
+    np.testing.assert_allclose(
+        compiled.predict_proba(frame), original.predict_proba(frame), atol=TOLERANCE
+    )

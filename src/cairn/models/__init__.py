@@ -2,7 +2,8 @@
 
 A ref (``name/3``, ``name@alias``, ``name@latest``) loads from the registry; a path to a folder
 written by ``cairn models package`` loads from that folder, without any store.
-``compile_onnx(loaded)`` gives the same model as a checked ONNX graph, for fast serving.
+``compile_onnx(loaded)`` gives the same model as a checked ONNX graph, for fast serving;
+``load_compiled(ref)`` does so for a registry version and stores the graph with it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cairn.models.compiled import compile_onnx
+from cairn.models.compiled import compile_onnx, load_compiled
 from cairn.registry import LoadedModel
 
 
@@ -25,4 +26,4 @@ def load(ref_or_path: str | os.PathLike) -> LoadedModel:
     return load_ref(str(ref_or_path))
 
 
-__all__ = ["LoadedModel", "compile_onnx", "load"]
+__all__ = ["LoadedModel", "compile_onnx", "load", "load_compiled"]

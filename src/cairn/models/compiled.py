@@ -7,22 +7,32 @@ from the signature (every category, nulls where allowed, numbers over many magni
 any sample given, it must give the original's probabilities (or values) within ``TOLERANCE`` and
 its labels, except where the original's two likeliest classes are closer than that. (Where the
 original refuses nulls by raising, rows with nulls are left out of the check.)
+
+A registry version compiled by ``load_compiled`` keeps its checked graph: the graph goes to the
+artifact store and the version's tag ``COMPILED_TAG`` names it, so later loads, on any machine
+sharing the registry, run it without converting or checking again, and without skl2onnx.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cairn.errors import InvalidInput
+from cairn.errors import InvalidInput, NotFound
 from cairn.registry import LoadedModel
 from cairn.registry.flavours import OnnxModel
 from cairn.registry.signature import Signature, check_input
 
+log = logging.getLogger(__name__)
+
 TOLERANCE = 1e-4
 CHECK_ROWS = 2_000
+#: The model version tag naming the stored ONNX graph of the version (JSON: digest, converter).
+COMPILED_TAG = "cairn.compiled.onnx"
 
 
 def compile_onnx(
@@ -30,6 +40,45 @@ def compile_onnx(
 ) -> LoadedModel:
     """``loaded`` with its model replaced by the ONNX graph of it, once the graph has been
     shown to agree with it on ``rows`` rows drawn from the signature and on ``sample``."""
+    compiled = _with_graph(_convert(loaded), loaded.signature, loaded.metadata)
+    frames = [synthetic_rows(loaded.signature, rows)]
+    if sample is not None:
+        frames.append(check_input(loaded.signature, sample))
+    _check_agreement(loaded, compiled, pd.concat(frames, ignore_index=True))
+    return compiled
+
+
+def load_compiled(ref: str) -> LoadedModel:
+    """The registry version ``ref`` as its ONNX graph: the graph stored with the version when
+    there is one, else compiled and checked now (``compile_onnx``), then stored for next time."""
+    from cairn.registry.service import registry_service
+
+    registry = registry_service()
+    version = registry.get_version(ref)
+    stored = _stored_graph(registry.artifacts, version.tags.get(COMPILED_TAG))
+    if stored is not None:
+        return _with_graph(stored, version.signature, version.to_dict())
+    compiled = compile_onnx(registry.load(version.ref))
+    graph = compiled.model.graph
+    record = {"digest": registry.artifacts.put_bytes(graph), "converter": _converter_version()}
+    registry.update_version(version.ref, tags={COMPILED_TAG: json.dumps(record)})
+    return compiled
+
+
+def _stored_graph(artifacts: Any, tag: str | None) -> bytes | None:
+    """The graph a version's ``COMPILED_TAG`` names; None when there is none, or the tag or
+    its blob is not usable (edited by hand, or the blob gone): it is compiled again."""
+    if tag is None:
+        return None
+    try:
+        return artifacts.get_bytes(json.loads(tag)["digest"])
+    except (ValueError, KeyError, TypeError, NotFound) as exc:
+        log.warning("the stored ONNX graph (%s) is not usable, compiling again: %s", tag, exc)
+        return None
+
+
+def _convert(loaded: LoadedModel) -> bytes:
+    """The ONNX graph of a scikit-learn model, as protobuf bytes, unchecked."""
     if loaded.flavour != "sklearn":
         raise InvalidInput.for_field("compile", loaded.flavour, "a scikit-learn model to compile")
     try:
@@ -42,23 +91,25 @@ def compile_onnx(
     options = {id(loaded.model): {"zipmap": False}} if signature.has_proba else None
     for inputs in _input_choices(signature):
         try:
-            graph = to_onnx(loaded.model, initial_types=inputs, options=options)
-            break
+            return to_onnx(loaded.model, initial_types=inputs, options=options).SerializeToString()
         except Exception as exc:  # skl2onnx raises many types for what it cannot convert
             failure = exc
-    else:
-        raise InvalidInput.for_field(
-            "compile",
-            type(loaded.model).__name__,
-            f"a model skl2onnx can convert ({type(failure).__name__}: {failure})",
-        ) from failure
-    runtime = OnnxModel(graph.SerializeToString(), columns=signature.columns)
-    compiled = LoadedModel(runtime, signature, {**loaded.metadata, "compiled": "onnx"})
-    frames = [synthetic_rows(signature, rows)]
-    if sample is not None:
-        frames.append(check_input(signature, sample))
-    _check_agreement(loaded, compiled, pd.concat(frames, ignore_index=True))
-    return compiled
+    raise InvalidInput.for_field(
+        "compile",
+        type(loaded.model).__name__,
+        f"a model skl2onnx can convert ({type(failure).__name__}: {failure})",
+    ) from failure
+
+
+def _with_graph(graph: bytes, signature: Signature, metadata: dict[str, Any]) -> LoadedModel:
+    runtime = OnnxModel(graph, columns=signature.columns)
+    return LoadedModel(runtime, signature, {**metadata, "compiled": "onnx"})
+
+
+def _converter_version() -> str:
+    import skl2onnx
+
+    return f"skl2onnx {skl2onnx.__version__}"
 
 
 def _input_choices(signature: Signature) -> list[list[tuple[str, Any]]]:

@@ -130,6 +130,7 @@ class OnnxModel:
             raise InvalidInput.for_field(
                 "flavour", "onnx", "onnxruntime installed: pip install 'cairn[onnx]'"
             ) from exc
+        self.graph = data  # kept: a compiled graph is stored with its version
         try:
             self.session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types for a bad graph

@@ -2,7 +2,8 @@
 feature service, completing requests that carry only entity ids from the online store.
 
 With ``compile="onnx"`` a scikit-learn model is served as its ONNX graph, once the graph has
-been checked to give the model's answers (``cairn.models.compile_onnx``).
+been checked to give the model's answers (``cairn.models.compile_onnx``); a registry version
+keeps its graph, so the next server runs it at once (``cairn.models.load_compiled``).
 
 A ref with an alias (``credit-risk@champion``, or ``@latest``) follows the alias: ``refresh``
 loads the version it points at now and swaps it in with one assignment, so a request in flight
@@ -76,5 +77,8 @@ class ServedModel:
     def _load(self, ref: str | None = None) -> LoadedModel:
         import cairn.models
 
-        loaded = cairn.models.load(Path(self.target) if self.package else (ref or self.target))
-        return cairn.models.compile_onnx(loaded) if self.compile else loaded
+        if self.package:
+            loaded = cairn.models.load(Path(self.target))
+            return cairn.models.compile_onnx(loaded) if self.compile else loaded
+        ref = ref or self.target
+        return cairn.models.load_compiled(ref) if self.compile else cairn.models.load(ref)

@@ -218,7 +218,8 @@ def dictionary_encoded_strings(table: pa.Table, options: dict[str, Any]) -> list
 
 def read_dictionary_encoded(part: pa.Buffer, names: list[str]) -> pa.Table:
     """Columns ``names`` of a Parquet file, string columns, as dictionary columns: the
-    dictionaries and codes the writer stored, decoded rather than hashed again."""
+    dictionaries and codes the writer stored, decoded rather than hashed again. It runs on the
+    snapshot's pool already: no threads of its own."""
     return pq.ParquetFile(pa.BufferReader(part), read_dictionary=names).read(
         columns=names, use_threads=False
     )

@@ -120,9 +120,8 @@ def _numeric(column: pa.ChunkedArray) -> ColumnProfile:
     nulls = column.null_count
     if values.dtype.kind == "f" and values.size and np.isnan(values.min()):  # NaN: not counted
         finite_or_inf = ~np.isnan(values)
-        if not finite_or_inf.all():
-            nulls += int(values.size - np.count_nonzero(finite_or_inf))
-            values = values[finite_or_inf]
+        nulls += int(values.size - np.count_nonzero(finite_or_inf))
+        values = values[finite_or_inf]
     base = _base(column, "numeric", nulls)
     if values.size == 0:
         return ColumnProfile(**base, distinct_count=0)

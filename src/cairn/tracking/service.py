@@ -216,7 +216,7 @@ class TrackingService:
         status = _status(status)
         if status is RunStatus.RUNNING:
             raise InvalidInput.for_field("status", status.value, "finished, failed or killed")
-        pairs = _string_rows("tags", final_tags or {})
+        pairs = _string_rows("tags", final_tags)
         with self.store.write() as conn:
             self._require_run(conn, run_id)
             self._insert_metric_rows(conn, run_id, final_metrics)

@@ -17,6 +17,11 @@ copy), the CPU time a snapshot takes on all its threads (on a machine of N free 
 cannot fall below that over N), and the time of each stage of a DataFrame snapshot run one after
 the other.
 
+The storage floor bounds the ratio any snapshot could reach here while it stores the table as
+Parquet, as cairn must: the DataFrame converted, encoded in cairn's Parquet parts on all cores
+and the parts stored as they come, with no digest, no profile and no transaction. ``dvc add``
+over that time is the most a snapshot could be faster on this machine.
+
     .venv/bin/python benchmarks/data_snapshot.py [--quick] [--json] [--repeat N] [--dvc PATH]
 
 cairn and DVC take turns, one round each per repeat. Figures are medians over the repeats;
@@ -164,6 +169,30 @@ def cairn_stages(frame: Any) -> dict[str, float]:
     return stages
 
 
+def storage_floor(frame: Any) -> float:
+    """Seconds of the least a snapshot storing Parquet does: convert, encode, store (see top)."""
+    from cairn.artifacts import open_artifact_store
+    from cairn.data import content
+
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as root:
+        artifacts = open_artifact_store(root)
+
+        def store() -> list[str]:
+            with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+                table = content.as_arrow(frame, pool)
+                options, parts = content.parquet_options(table), content.parquet_parts(table)
+                with ThreadPoolExecutor(len(parts)) as writers:
+
+                    def encode(part: Any) -> Any:
+                        encoded = content.parquet_bytes(part, options)
+                        return writers.submit(artifacts.put_bytes, memoryview(encoded))
+
+                    return [put.result() for put in list(pool.map(encode, parts))]
+
+        elapsed, _ = timed(store)
+    return elapsed
+
+
 # -- DVC -----------------------------------------------------------------------------------------
 
 
@@ -219,9 +248,10 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         if not missing:
             dvc_add(dvc_path, parquet)  # untimed: warms the interpreter's bytecode cache
         # cairn and DVC take turns, so a change in the machine's load touches both alike
-        rounds, dvc_times = [], []
+        rounds, floors, dvc_times = [], [], []
         for _ in range(repeat):
             rounds.append(cairn_round(frame, parquet))
+            floors.append(storage_floor(frame))
             if not missing:
                 dvc_times.append(dvc_add(dvc_path, parquet))
         cairn = {key: [r[key] for r in rounds] for key in rounds[0]}
@@ -245,6 +275,8 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         "cairn_resnapshot_s": median(cairn["resnapshot_s"]),
         "cairn_file_snapshot_s": median(cairn["file_snapshot_s"]),
         "file_ratio": dvc_s / median(cairn["file_snapshot_s"]) if dvc_s else None,
+        "cairn_storage_floor_s": median(floors),
+        "floor_ratio": dvc_s / median(floors) if dvc_s else None,
         "cairn_stages_s": stages,
         "samples": {
             "cairn_snapshot_s": cairn["snapshot_s"],
@@ -276,6 +308,10 @@ def print_report(result: dict[str, Any]) -> None:
     else:
         print(f"  dvc: {result['dvc_missing']}")
     print(f"  cairn snapshot CPU, all threads {seconds(result['cairn_snapshot_cpu_s'])}")
+    floor = f"  storage floor (no profile)     {seconds(result['cairn_storage_floor_s'])}"
+    if result["floor_ratio"] is not None:
+        floor += f"  (the ratio cannot exceed {result['floor_ratio']:.2f}x here)"
+    print(floor)
     print(f"  cairn re-snapshot (unchanged)  {seconds(result['cairn_resnapshot_s'])}")
     print(f"  cairn snapshot of the file     {seconds(result['cairn_file_snapshot_s'])}")
     stages = ", ".join(f"{k[:-2]} {v:.3f}" for k, v in result["cairn_stages_s"].items())

@@ -294,6 +294,16 @@ def unstorable():
     return opaque()
 
 
+@cairn.step
+def half_opaque() -> tuple[int, Opaque]:
+    return 1, Opaque()
+
+
+@cairn.pipeline
+def half_unstorable():
+    return half_opaque()
+
+
 # building errors ------------------------------------------------------------------------
 
 

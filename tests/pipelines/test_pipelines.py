@@ -83,6 +83,15 @@ def test_second_run_takes_every_cacheable_step_from_the_cache(trail):
             assert child.tags["cairn.cache.run"] == before[name].id
     assert second.outputs["score"] == first.outputs["score"]
     pd.testing.assert_frame_equal(second.outputs["test"], first.outputs["test"])
+    # a cached step's run lists the outputs it reused, as the run that made them does
+    client = cairn.Client()
+    for name in ("split", "fit"):
+        made = {(a.path, a.digest) for a in client.list_artifacts(before[name].id)}
+        reused = {(a.path, a.digest) for a in client.list_artifacts(after[name].id)}
+        assert reused == {(path, d) for path, d in made if path.startswith("outputs/")}
+    split_paths = {a.path for a in client.list_artifacts(after["split"].id)}
+    assert split_paths == {"outputs/0.parquet", "outputs/1.parquet"}
+    assert {a.path for a in client.list_artifacts(after["fit"].id)} == {"outputs/0.skops"}
 
 
 def test_a_changed_param_runs_only_the_steps_that_depend_on_it(trail):
@@ -222,6 +231,15 @@ def test_an_output_that_cannot_be_stored_fails_the_run_naming_step_and_type():
     assert "UnstorableOutput" in result.error  # an InvalidInput
     with pytest.raises(PipelineFailed, match="opaque"):
         _ = result.outputs
+
+
+def test_a_step_failing_on_its_second_output_records_none_of_them():
+    result = sp.half_unstorable.run()
+    assert result.status is RunStatus.FAILED
+    assert "output 1 of type Opaque" in result.error
+    (step,) = step_runs(result.run_id).values()
+    assert step.status is RunStatus.FAILED
+    assert [a.path for a in cairn.Client().list_artifacts(step.id)] == []
 
 
 def test_step_options_are_checked():

@@ -23,13 +23,29 @@ PNG = "image/png"
 JSON = "application/json"
 TEXT = "text/plain"
 SKOPS = "application/x-skops"
+_SUFFIXES = {
+    PARQUET: ".parquet",
+    NPY: ".npy",
+    PNG: ".png",
+    JSON: ".json",
+    TEXT: ".txt",
+    SKOPS: ".skops",
+}
+
+
+def suffix_for(media_type: str) -> str:
+    """The file-name ending of bytes of ``media_type``, given to a path that has none."""
+    return _SUFFIXES.get(media_type, "")
 
 
 @dataclass(frozen=True)
 class Encoded:
     data: bytes
     media_type: str
-    suffix: str  # file-name ending a path gets when the caller gave none
+
+    @property
+    def suffix(self) -> str:
+        return suffix_for(self.media_type)
 
 
 def encode(obj: Any) -> Encoded:
@@ -38,28 +54,28 @@ def encode(obj: Any) -> Encoded:
     if kind == "pandas" and hasattr(obj, "to_parquet"):
         buffer = io.BytesIO()
         obj.to_parquet(buffer, index=not has_default_index(obj))
-        return Encoded(buffer.getvalue(), PARQUET, ".parquet")
+        return Encoded(buffer.getvalue(), PARQUET)
     if kind == "pyarrow":
         import pyarrow.parquet as pq
 
         buffer = io.BytesIO()
         pq.write_table(obj, buffer)
-        return Encoded(buffer.getvalue(), PARQUET, ".parquet")
+        return Encoded(buffer.getvalue(), PARQUET)
     if kind == "numpy" and hasattr(obj, "shape"):
         import numpy as np
 
         buffer = io.BytesIO()
         np.save(buffer, obj, allow_pickle=False)
-        return Encoded(buffer.getvalue(), NPY, ".npy")
+        return Encoded(buffer.getvalue(), NPY)
     if kind == "matplotlib" and hasattr(obj, "savefig"):
         buffer = io.BytesIO()
         obj.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        return Encoded(buffer.getvalue(), PNG, ".png")
+        return Encoded(buffer.getvalue(), PNG)
     if _is_estimator(obj):
         import skops.io
 
         try:
-            return Encoded(skops.io.dumps(obj), SKOPS, ".skops")
+            return Encoded(skops.io.dumps(obj), SKOPS)
         except Exception as exc:  # skops raises several types for what it cannot save
             raise InvalidInput(
                 f"cannot store a {type(obj).__qualname__} with skops: {exc}",
@@ -67,9 +83,9 @@ def encode(obj: Any) -> Encoded:
                 value=type(obj).__qualname__,
             ) from exc
     if isinstance(obj, str):
-        return Encoded(obj.encode(), TEXT, ".txt")
+        return Encoded(obj.encode(), TEXT)
     if isinstance(obj, bytes):
-        return Encoded(obj, "application/octet-stream", "")
+        return Encoded(obj, "application/octet-stream")
     if obj is None or isinstance(obj, dict | list | bool | int | float):
         try:
             text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True)
@@ -77,7 +93,7 @@ def encode(obj: Any) -> Encoded:
             raise InvalidInput(
                 f"cannot store as JSON: {exc}", field="object", value=type(obj).__name__
             ) from exc
-        return Encoded(text.encode(), JSON, ".json")
+        return Encoded(text.encode(), JSON)
     raise InvalidInput(
         f"no encoding for an object of type {type(obj).__qualname__}: use a DataFrame, Arrow "
         "table, ndarray, matplotlib figure, scikit-learn estimator, dict, list, number, str "

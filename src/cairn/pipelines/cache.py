@@ -18,11 +18,12 @@ from sqlalchemy import select
 
 from cairn.artifacts import ArtifactStore
 from cairn.core import now_ms
-from cairn.core.serialization import decode, encode
+from cairn.core.serialization import decode, encode, suffix_for
 from cairn.errors import CairnError
 from cairn.pipelines.graph import substitute
 from cairn.store import Store
 from cairn.store.schema import step_cache
+from cairn.tracking.service import ArtifactRow
 
 KEY_VERSION = 1  # bump when the key's recipe changes, so old entries stop matching
 
@@ -57,6 +58,13 @@ class StepOutputs:
     @property
     def digests(self) -> list[str]:
         return [o.digest for o in self.items]
+
+    def artifact_rows(self) -> list[ArtifactRow]:
+        """How the step's run lists its outputs: ``outputs/<i>`` with the ending of each's type."""
+        return [
+            (f"outputs/{i}{suffix_for(o.media_type)}", o.digest, o.size, o.media_type)
+            for i, o in enumerate(self.items)
+        ]
 
     def pick(self, index: int | None) -> StepOutputs:
         """Output ``index`` alone, or all of them for None."""

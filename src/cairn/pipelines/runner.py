@@ -501,7 +501,15 @@ class _Scheduler:
             parent_id=self.record.id,
         )
         if found is not None:
-            self.records.later(self.service.end_run, step_run.id, RunStatus.FINISHED)
+            self.records.later(
+                self.service.end_run,
+                step_run.id,
+                RunStatus.FINISHED,
+                None,
+                (),
+                None,
+                found[0].artifact_rows(),
+            )
             self._emit("cached", node_id, step_run.id, 0)
             self._done(node_id, found[0])
             return
@@ -568,7 +576,13 @@ class _Scheduler:
         duration = ("duration_s", result.duration_s, 0, now_ms())
         outputs = {OUTPUTS_TAG: result.outputs.to_json()}
         self.records.later(
-            self.service.end_run, task.run.id, RunStatus.FINISHED, None, [duration], outputs
+            self.service.end_run,
+            task.run.id,
+            RunStatus.FINISHED,
+            None,
+            [duration],
+            outputs,
+            result.outputs.artifact_rows(),
         )
         del self.runs[task.node]
         self._emit("finished", task.node, task.run.id, task.attempt, f"{result.duration_s:.2f} s")

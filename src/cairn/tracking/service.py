@@ -11,7 +11,7 @@ import mimetypes
 import os
 import threading
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,8 @@ from cairn.tracking.validation import check_key, param_value
 DEFAULT_EXPERIMENT = "Default"
 # One metric row as the store takes it: key, value (None = NaN), step, timestamp in ms.
 MetricRow = tuple[str, float | None, int, int]
+#: (path in the run, blob digest, size in bytes, media type) of an artifact already stored.
+ArtifactRow = tuple[str, str, int, str]
 _MIN_PREFIX = 6
 
 
@@ -211,8 +213,10 @@ class TrackingService:
         error: str | None = None,
         final_metrics: Sequence[MetricRow] = (),
         final_tags: Mapping[str, Any] | None = None,
+        final_artifacts: Sequence[ArtifactRow] = (),
     ) -> None:
-        """End a run, writing its last metric points and tags in the same transaction."""
+        """End a run, writing its last metric points, tags and artifact records (of blobs
+        already in the artifact store) in the same transaction."""
         status = _status(status)
         if status is RunStatus.RUNNING:
             raise InvalidInput.for_field("status", status.value, "finished, failed or killed")
@@ -221,6 +225,7 @@ class TrackingService:
             self._require_run(conn, run_id)
             self._insert_metric_rows(conn, run_id, final_metrics)
             self._upsert_tags(conn, run_id, pairs)
+            self._upsert_artifacts(conn, run_id, final_artifacts)
             # Only a running run ends: a run already marked killed or failed keeps its verdict.
             conn.execute(
                 update(runs)
@@ -481,9 +486,15 @@ class TrackingService:
             run_id, [(logical, digest, len(encoded.data), encoded.media_type)]
         )[0]
 
-    def _record_artifacts(
-        self, run_id: str, records: Iterable[tuple[str, str, int, str]]
-    ) -> list[Artifact]:
+    def _record_artifacts(self, run_id: str, records: Sequence[ArtifactRow]) -> list[Artifact]:
+        with self.store.write() as conn:
+            self._require_run(conn, run_id)
+            rows = self._upsert_artifacts(conn, run_id, records)
+        return [_artifact(row) for row in rows]
+
+    def _upsert_artifacts(
+        self, conn: Connection, run_id: str, records: Sequence[ArtifactRow]
+    ) -> list[dict[str, Any]]:
         created = now_ms()
         rows = [
             {
@@ -496,10 +507,8 @@ class TrackingService:
             }
             for p, d, s, m in records
         ]
-        with self.store.write() as conn:
-            self._require_run(conn, run_id)
-            self.store.upsert(conn, run_artifacts, rows, ["run_id", "path"])
-        return [_artifact(row) for row in rows]
+        self.store.upsert(conn, run_artifacts, rows, ["run_id", "path"])
+        return rows
 
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         run_id = self.resolve_run_id(run_id)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from cairn.core.serialization import encode
 from cairn.errors import InvalidInput, NotFound
 from cairn.pipelines.cache import OutputRef, StepOutputs, load_outputs
 from cairn.pipelines.executors.base import StepResult, StepTask
@@ -108,7 +109,8 @@ def _run_tracked(service: TrackingService, step: Step, task: StepTask) -> StepOu
 
 
 def _store_outputs(service: TrackingService, task: StepTask, value: Any) -> StepOutputs:
-    """Store each output as an artifact ``outputs/<i>`` of the step run; their references."""
+    """Store each output's blob; their references. The runner records them as artifacts of
+    the step's run when it ends it (``StepOutputs.artifact_rows``)."""
     multi = isinstance(value, tuple) and not hasattr(value, "_fields")
     values = value if multi else (value,)
     wanted = task.declared_outputs
@@ -130,7 +132,7 @@ def _store_outputs(service: TrackingService, task: StepTask, value: Any) -> Step
     refs = []
     for index, item in enumerate(values):
         try:
-            artifact = service.log_object(task.run.id, item, f"outputs/{index}")
+            encoded = encode(item)
         except InvalidInput as exc:
             which = f"output {index}" if multi else "its output"
             raise UnstorableOutput(
@@ -139,7 +141,8 @@ def _store_outputs(service: TrackingService, task: StepTask, value: Any) -> Step
                 field=task.node,
                 value=type(item).__qualname__,
             ) from exc
-        refs.append(OutputRef(artifact.digest, artifact.media_type, artifact.size))
+        digest = service.artifacts.put_bytes(encoded.data)
+        refs.append(OutputRef(digest, encoded.media_type, len(encoded.data)))
     return StepOutputs(tuple(refs), multi)
 
 

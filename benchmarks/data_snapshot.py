@@ -19,10 +19,11 @@ copy), the CPU time a snapshot takes on all its threads (on a machine of N free 
 cannot fall below that over N), and the time of each stage of a DataFrame snapshot run one after
 the other.
 
-The storage floor bounds the ratio any snapshot could reach here while it stores the table as
-Parquet, as cairn must: the DataFrame converted, encoded in cairn's Parquet parts on all cores
-and the parts stored as they come, with no digest, no profile and no transaction. ``dvc add``
-over that time is the most a snapshot could be faster on this machine.
+The storage floor bounds the ratio a snapshot could reach here while it stores the table in
+cairn's Parquet parts (the cheapest encoding measured; plain pages, with or without LZ4, took
+longer to encode and store): the DataFrame converted, the parts encoded on all cores and stored
+as they come (SHA-256, write, fsync), with no digest, no profile and no transaction. ``dvc add``
+over that time is the most such a snapshot could be faster on this machine.
 
     .venv/bin/python benchmarks/data_snapshot.py [--quick] [--json] [--repeat N] [--dvc PATH]
 

@@ -375,8 +375,8 @@ class _Records:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="cairn-records")
         self._pending: list[Future[Any]] = []
 
-    def later(self, write: Callable[..., Any], *args: Any) -> None:
-        self._pending.append(self._thread.submit(write, *args))
+    def later(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._pending.append(self._thread.submit(write, *args, **kwargs))
 
     def settle(self) -> None:
         """Wait for every write; raise the first that failed."""
@@ -502,13 +502,7 @@ class _Scheduler:
         )
         if found is not None:
             self.records.later(
-                self.service.end_run,
-                step_run.id,
-                RunStatus.FINISHED,
-                None,
-                (),
-                None,
-                found[0].artifact_rows(),
+                self.service.end_run, step_run.id, final_artifacts=found[0].artifact_rows()
             )
             self._emit("cached", node_id, step_run.id, 0)
             self._done(node_id, found[0])
@@ -578,11 +572,9 @@ class _Scheduler:
         self.records.later(
             self.service.end_run,
             task.run.id,
-            RunStatus.FINISHED,
-            None,
-            [duration],
-            outputs,
-            result.outputs.artifact_rows(),
+            final_metrics=[duration],
+            final_tags=outputs,
+            final_artifacts=result.outputs.artifact_rows(),
         )
         del self.runs[task.node]
         self._emit("finished", task.node, task.run.id, task.attempt, f"{result.duration_s:.2f} s")

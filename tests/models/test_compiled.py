@@ -8,12 +8,13 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import make_column_transformer
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import cairn
 import cairn.models
@@ -172,3 +173,93 @@ def test_a_stored_graph_that_cannot_be_read_is_compiled_again(registered, credit
     np.testing.assert_allclose(
         compiled.predict_proba(frame), original.predict_proba(frame), atol=TOLERANCE
     )
+
+
+# boosting libraries: LightGBM and XGBoost, through onnxmltools' converters -----------------
+
+
+def _boosters(library: str):
+    if library == "lightgbm":
+        import lightgbm
+
+        return lightgbm.LGBMClassifier, lightgbm.LGBMRegressor, {"verbose": -1}
+    import xgboost
+
+    return xgboost.XGBClassifier, xgboost.XGBRegressor, {}
+
+
+def _numeric_credit(credit: pd.DataFrame) -> pd.DataFrame:
+    features = credit[list(CREDIT_FEATURES)]
+    return features[[c for c in features if features[c].dtype.kind in "fi"]]
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_a_boosted_classifier_compiles_alone_and_in_a_pipeline(library, credit):
+    classifier, _, quiet = _boosters(library)
+    numeric, label = _numeric_credit(credit), credit[CREDIT_LABEL]
+    # alone, fitted on a DataFrame (XGBoost keeps its column names; the graph reads by position)
+    bare = classifier(n_estimators=40, **quiet).fit(numeric, label)
+    compiled = compile_onnx(loaded_model(bare, numeric, flavour=library), numeric)
+    np.testing.assert_array_equal(compiled.predict(numeric), bare.predict(numeric))
+    np.testing.assert_allclose(
+        compiled.predict_proba(numeric), bare.predict_proba(numeric), atol=TOLERANCE
+    )
+    if library == "xgboost":  # the graph was made from a copy: the model keeps its names
+        assert bare.get_booster().feature_names == list(numeric)
+    # inside a scikit-learn pipeline, after one-hot encoding the categories
+    features = credit[list(CREDIT_FEATURES)]
+    categorical = [c for c in features if c not in numeric]
+    pipeline = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), categorical), ("passthrough", list(numeric))
+        ),
+        classifier(n_estimators=40, **quiet),
+    ).fit(features, label)
+    compiled = compile_onnx(loaded_model(pipeline, features), features)
+    np.testing.assert_array_equal(compiled.predict(features), pipeline.predict(features))
+    np.testing.assert_allclose(
+        compiled.predict_proba(features), pipeline.predict_proba(features), atol=TOLERANCE
+    )
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_a_boosted_regressor_compiles(library):
+    _, regressor, quiet = _boosters(library)
+    diabetes = load_diabetes(as_frame=True)
+    model = regressor(n_estimators=40, **quiet).fit(diabetes.data, diabetes.target)
+    compiled = compile_onnx(loaded_model(model, diabetes.data, flavour=library))
+    np.testing.assert_allclose(
+        compiled.predict(diabetes.data), model.predict(diabetes.data), rtol=TOLERANCE
+    )
+
+
+def test_a_registered_lightgbm_version_keeps_its_graph(use_store, credit, monkeypatch):
+    import lightgbm
+
+    numeric = _numeric_credit(credit)
+    model = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1).fit(numeric, credit[CREDIT_LABEL])
+    with cairn.start_run(experiment="compile") as run:
+        version = run.log_model(model, name="boosted", input_example=numeric)
+    assert version.flavour == "lightgbm"
+    first = compiled_module.load_compiled(version.ref)
+    tag = json.loads(cairn.registry.get_version(version.ref).tags[COMPILED_TAG])
+    assert tag["converter"].startswith("skl2onnx ") and ", onnxmltools " in tag["converter"]
+    monkeypatch.setattr(compiled_module, "_convert", _not_again)
+    again = compiled_module.load_compiled(version.ref)
+    np.testing.assert_allclose(
+        again.predict_proba(numeric), model.predict_proba(numeric), atol=TOLERANCE
+    )
+    np.testing.assert_array_equal(again.predict(numeric), first.predict(numeric))
+
+
+def test_boosted_models_need_onnxmltools_and_say_so(credit, monkeypatch):
+    import lightgbm
+
+    numeric = _numeric_credit(credit)
+    model = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(numeric, credit[CREDIT_LABEL])
+    monkeypatch.setattr(compiled_module, "_registered", set())
+    for name in ["onnxmltools", *(n for n in sys.modules if n.startswith("onnxmltools."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # a machine without it
+    with pytest.raises(InvalidInput) as refused:
+        compile_onnx(loaded_model(model, numeric, flavour="lightgbm"))
+    assert refused.value.field == "compile" and "onnxmltools" in str(refused.value)

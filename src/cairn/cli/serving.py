@@ -33,7 +33,8 @@ def serve(
     compile: str | None = typer.Option(
         None,
         "--compile",
-        help="onnx: serve scikit-learn models as ONNX graphs, checked to give the same answers.",
+        help="onnx: serve scikit-learn, LightGBM and XGBoost models as ONNX graphs, checked to "
+        "give the same answers.",
     ),
 ) -> None:
     """Serve models over HTTP: POST /v1/models/{name}/predict, /v1/feedback, /metrics."""

@@ -1,11 +1,15 @@
-"""Compiling a scikit-learn model to ONNX for serving: the same function, run by onnxruntime.
+"""Compiling a scikit-learn, LightGBM or XGBoost model to ONNX for serving: the same function,
+run by onnxruntime.
 
 A fitted pipeline spends milliseconds per call in Python (column selection, validation), however
 few rows it is given; its ONNX graph (converted by skl2onnx) answers the same rows in tens of
-microseconds. The graph computes in float32, so it is checked before it is used: on rows drawn
-from the signature (every category, nulls where allowed, numbers over many magnitudes) and on
-any sample given, it must give the original's probabilities (or values) within ``TOLERANCE`` and
-its labels, except where the original's two likeliest classes are closer than that. (Where the
+microseconds. LightGBM and XGBoost models, alone or inside a scikit-learn pipeline, are
+converted by onnxmltools' tree converters, registered with skl2onnx.
+
+The graph computes in float32, so it is checked before it is used: on rows drawn from the
+signature (every category, nulls where allowed, numbers over many magnitudes) and on any sample
+given, it must give the original's probabilities (or values) within ``TOLERANCE`` and its
+labels, except where the original's two likeliest classes are closer than that. (Where the
 original refuses nulls by raising, rows with nulls are left out of the check.)
 
 A registry version compiled by ``load_compiled`` keeps its checked graph: the graph goes to the
@@ -15,6 +19,8 @@ sharing the registry, run it without converting or checking again, and without s
 
 from __future__ import annotations
 
+import copy
+import importlib
 import json
 import logging
 from typing import Any
@@ -78,27 +84,111 @@ def _stored_graph(artifacts: Any, tag: str | None) -> bytes | None:
 
 
 def _convert(loaded: LoadedModel) -> bytes:
-    """The ONNX graph of a scikit-learn model, as protobuf bytes, unchecked."""
-    if loaded.flavour != "sklearn":
-        raise InvalidInput.for_field("compile", loaded.flavour, "a scikit-learn model to compile")
+    """The ONNX graph of a scikit-learn, LightGBM or XGBoost model, as protobuf bytes,
+    unchecked."""
+    if loaded.flavour not in ("sklearn", "lightgbm", "xgboost"):
+        raise InvalidInput.for_field(
+            "compile", loaded.flavour, "a scikit-learn, LightGBM or XGBoost model to compile"
+        )
     try:
-        from skl2onnx import to_onnx
+        from skl2onnx import get_latest_tested_opset_version, to_onnx
     except ImportError as exc:
         raise InvalidInput.for_field(
             "compile", "onnx", "skl2onnx and onnxruntime installed: pip install 'cairn[onnx]'"
         ) from exc
-    signature = loaded.signature
-    options = {id(loaded.model): {"zipmap": False}} if signature.has_proba else None
-    for inputs in _input_choices(signature):
+    boosting = _boosting_libraries(loaded.model)
+    _register_boosting_converters(boosting)
+    model = _unnamed_xgboost_features(loaded.model) if "xgboost" in boosting else loaded.model
+    options = {id(model): {"zipmap": False}} if loaded.signature.has_proba else None
+    # onnxmltools' tree converters write the ai.onnx.ml operators of opset 3
+    opset = {"": get_latest_tested_opset_version(), "ai.onnx.ml": 3} if boosting else None
+    failures = []
+    for inputs in _input_choices(loaded.signature):
         try:
-            return to_onnx(loaded.model, initial_types=inputs, options=options).SerializeToString()
+            graph = to_onnx(model, initial_types=inputs, options=options, target_opset=opset)
+            return graph.SerializeToString()
         except Exception as exc:  # skl2onnx raises many types for what it cannot convert
-            failure = exc
+            failures.append(exc)
+    first = failures[0]  # the likeliest input layout: the others' errors say less
     raise InvalidInput.for_field(
         "compile",
         type(loaded.model).__name__,
-        f"a model skl2onnx can convert ({type(failure).__name__}: {failure})",
-    ) from failure
+        f"a model skl2onnx can convert ({type(first).__name__}: {first})",
+    ) from first
+
+
+#: For each boosting library: its scikit-learn-style estimators, and onnxmltools' converter.
+_CONVERTERS = {
+    "lightgbm": (
+        ("LGBMClassifier", "LGBMRegressor"),
+        "onnxmltools.convert.lightgbm.operator_converters.LightGbm",
+        "convert_lightgbm",
+    ),
+    "xgboost": (
+        ("XGBClassifier", "XGBRegressor"),
+        "onnxmltools.convert.xgboost.operator_converters.XGBoost",
+        "convert_xgboost",
+    ),
+}
+_registered: set[str] = set()
+
+
+def _parts(model: Any) -> list[Any]:
+    """``model`` and, for a pipeline, every estimator and transformer inside it."""
+    nested = model.get_params(deep=True).values() if hasattr(model, "get_params") else ()
+    return [model, *nested]
+
+
+def _library(part: Any) -> str:
+    return type(part).__module__.split(".")[0]
+
+
+def _boosting_libraries(model: Any) -> set[str]:
+    """The boosting libraries whose estimators ``model`` is or holds."""
+    return {_library(part) for part in _parts(model)} & set(_CONVERTERS)
+
+
+def _unnamed_xgboost_features(model: Any) -> Any:
+    """A copy of ``model`` whose XGBoost boosters keep no feature names: onnxmltools reads
+    features by position and refuses names other than f0, f1, ... (an XGBoost model fitted on
+    a DataFrame keeps the column names, which the signature checks before the graph runs)."""
+    model = copy.deepcopy(model)
+    for part in _parts(model):
+        if _library(part) == "xgboost" and hasattr(part, "get_booster"):
+            part.get_booster().feature_names = None
+    return model
+
+
+def _register_boosting_converters(libraries: set[str]) -> None:
+    """Teach skl2onnx onnxmltools' converters for the estimators of ``libraries`` (once)."""
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    for library in sorted(libraries - _registered):
+        names, module, function = _CONVERTERS[library]
+        try:
+            converter = getattr(importlib.import_module(module), function)
+        except ImportError as exc:
+            raise InvalidInput.for_field(
+                "compile",
+                "onnx",
+                f"onnxmltools installed to convert {library} models: pip install 'cairn[onnx]'",
+            ) from exc
+        for name in names:
+            classifier = name.endswith("Classifier")
+            update_registered_converter(
+                getattr(importlib.import_module(library), name),
+                f"{library}{name}",
+                calculate_linear_classifier_output_shapes
+                if classifier
+                else calculate_linear_regressor_output_shapes,
+                converter,
+                options={"nocl": [True, False], "zipmap": [True, False]} if classifier else None,
+            )
+        _registered.add(library)
 
 
 def _with_graph(graph: bytes, signature: Signature, metadata: dict[str, Any]) -> LoadedModel:
@@ -109,7 +199,12 @@ def _with_graph(graph: bytes, signature: Signature, metadata: dict[str, Any]) ->
 def _converter_version() -> str:
     import skl2onnx
 
-    return f"skl2onnx {skl2onnx.__version__}"
+    version = f"skl2onnx {skl2onnx.__version__}"
+    if _registered:
+        import onnxmltools
+
+        version += f", onnxmltools {onnxmltools.__version__}"
+    return version
 
 
 def _input_choices(signature: Signature) -> list[list[tuple[str, Any]]]:

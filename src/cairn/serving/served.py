@@ -1,9 +1,10 @@
 """A model being served: loaded from the registry (a ref) or from a package folder, and, with a
 feature service, completing requests that carry only entity ids from the online store.
 
-With ``compile="onnx"`` a scikit-learn model is served as its ONNX graph, once the graph has
-been checked to give the model's answers (``cairn.models.compile_onnx``); a registry version
-keeps its graph, so the next server runs it at once (``cairn.models.load_compiled``).
+With ``compile="onnx"`` a scikit-learn, LightGBM or XGBoost model is served as its ONNX graph,
+once the graph has been checked to give the model's answers (``cairn.models.compile_onnx``); a
+registry version keeps its graph, so the next server runs it at once
+(``cairn.models.load_compiled``).
 
 A ref with an alias (``credit-risk@champion``, or ``@latest``) follows the alias: ``refresh``
 loads the version it points at now and swaps it in with one assignment, so a request in flight

@@ -30,7 +30,8 @@ def serve(
 
     ``features``: a feature service (applied with ``cairn features apply``) whose online values
     complete each request, so a request may carry only entity ids (and request-time values).
-    ``compile="onnx"``: serve scikit-learn models as their ONNX graphs, checked to agree first.
+    ``compile="onnx"``: serve scikit-learn, LightGBM and XGBoost models as their ONNX graphs,
+    checked to agree first.
     SIGINT or SIGTERM stops it gracefully: new connections are refused, requests in flight are
     answered, then the prediction log is written out before the process ends.
     """

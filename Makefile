@@ -59,8 +59,7 @@ $(BENCH_EVIDENTLY)/.installed:
 bench: $(STAMP) $(BENCH_MLFLOW)/.installed $(BENCH_DVC)/.installed $(BENCH_FEAST)/.installed \
 	$(BENCH_EVIDENTLY)/.installed
 	$(BIN)/python benchmarks/tracking.py --mlflow-python $(BENCH_MLFLOW)/bin/python
-	$(BIN)/python benchmarks/data_snapshot.py --dvc $(BENCH_DVC)/bin/dvc
-	$(BIN)/python benchmarks/pipelines.py
+	$(BIN)/python benchmarks/pipelines.py --dvc $(BENCH_DVC)/bin/dvc
 	$(BIN)/python benchmarks/registry.py --mlflow-python $(BENCH_MLFLOW)/bin/python
 	$(BIN)/python benchmarks/serving.py --mlflow-python $(BENCH_MLFLOW)/bin/python
 	$(BIN)/python benchmarks/evaluation.py

@@ -9,11 +9,14 @@ Figures:
    as ``per_step_overhead_cold_ms`` and left out of the median.
 2. ``cached_rerun_s``: a 50-step pipeline (ten chains of five) run once, then run again with
    every step a cache hit; the median time of the re-run. Target: under 1 s.
+3. ``snapshot``: the issue's third figure, a snapshot of a 1,000,000 × 20 DataFrame against
+   ``dvc add`` (target: at least 5 times faster), measured by ``data_snapshot.py``, which also
+   runs alone (its docstring says how); ``--dvc`` names the dvc executable.
 
-Each figure gets a fresh CAIRN_HOME (SQLite store, local artifact folder). No other tool is run:
-there is no common ground to compare a pipeline runner's overhead on.
+Each figure gets a fresh CAIRN_HOME (SQLite store, local artifact folder). No other tool is run
+for the first two: there is no common ground to compare a pipeline runner's overhead on.
 
-    .venv/bin/python benchmarks/pipelines.py [--quick] [--json] [--repeat N]
+    .venv/bin/python benchmarks/pipelines.py [--quick] [--json] [--repeat N] [--dvc PATH]
 
 The last result is also written to ``benchmarks/results/pipelines.json``.
 """
@@ -29,6 +32,7 @@ import tempfile
 from time import perf_counter
 from typing import Any
 
+import data_snapshot
 from publish import publish
 
 import cairn
@@ -127,6 +131,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"  fully cached re-run of {report['cached_steps']} steps: {report['cached_rerun_s']:.3f} s"
         f"   target < {report['cached_target_s']:g} s: {verdict(report['cached_target_met'])}"
     )
+    data_snapshot.print_report(report["snapshot"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -134,8 +139,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a few seconds")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--repeat", type=int, help="repeats for medians (default 7, quick 3)")
+    parser.add_argument("--dvc", default=str(data_snapshot.DEFAULT_DVC), help="the dvc executable")
     args = parser.parse_args(argv)
     report = measure(args.repeat or (3 if args.quick else 7))
+    report["snapshot"] = data_snapshot.report(args)
     publish(report, "pipelines", args.json, print_report)
 
 

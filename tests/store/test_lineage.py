@@ -52,6 +52,15 @@ def test_edges_are_found_from_both_ends_with_time_creator_and_relation(
     assert edges_to("run", "no-such-run") == []
 
 
+def test_edges_are_listed_in_the_order_they_were_added(version_and_run):
+    _, run_id = version_and_run
+    store = open_store()
+    add_edges(store, [Edge("run", run_id, "report", r, "output") for r in ("r9", "r1", "r5")])
+    for report in ("r0", "r7"):  # one after the other, most likely within a millisecond
+        add_edges(store, [Edge("run", run_id, "report", report, "output")])
+    assert [e.dst_id for e in edges_from("run", run_id)] == ["r9", "r1", "r5", "r0", "r7"]
+
+
 def test_adding_an_edge_again_keeps_the_first(version_and_run, monkeypatch):
     version_id, run_id = version_and_run
     edge = Edge("dataset_version", version_id, "run", run_id)

@@ -14,6 +14,7 @@ already stored keeps the first one, with its time and creator.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def edges_from(
 
 def _insert(conn: Connection, edges: list[Edge]) -> None:
     _require_records(conn, edges)
-    created, creator = now_ms(), settings().user
+    creator = settings().user
     rows = {  # one row per key: a batch may name an edge twice
         (e.src_kind, e.src_id, e.dst_kind, e.dst_id, e.relation): {
             "src_kind": e.src_kind,
@@ -129,16 +130,32 @@ def _insert(conn: Connection, edges: list[Edge]) -> None:
             "dst_kind": e.dst_kind,
             "dst_id": e.dst_id,
             "relation": e.relation,
-            "created_at": created,
             "creator": creator,
         }
         for e in edges
     }
+    for row, created in zip(rows.values(), _stamps(len(rows)), strict=True):
+        row["created_at"] = created
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     conn.execute(insert(lineage).on_conflict_do_nothing(), list(rows.values()))
+
+
+_last_stamp = 0
+_stamp_lock = threading.Lock()
+
+
+def _stamps(count: int) -> range:
+    """``count`` creation times in ms, each after the last this process gave: edges are listed
+    oldest first, so edges added in one millisecond (two inputs logged one after the other, or
+    one batch) keep the order they were added in rather than that of their ids."""
+    global _last_stamp
+    with _stamp_lock:
+        first = max(now_ms(), _last_stamp + 1)
+        _last_stamp = first + count - 1
+    return range(first, first + count)
 
 
 def _require_records(conn: Connection, edges: list[Edge]) -> None:

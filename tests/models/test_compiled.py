@@ -152,6 +152,7 @@ def test_a_registry_version_keeps_its_checked_graph(registered, credit, monkeypa
     first = compiled_module.load_compiled(registered)
     tag = json.loads(cairn.registry.get_version(registered).tags[COMPILED_TAG])
     assert tag["converter"].startswith("skl2onnx ") and len(tag["digest"]) == 64
+    assert "onnxmltools" not in tag["converter"]  # whatever this process converted before
     monkeypatch.setattr(compiled_module, "_convert", _not_again)
     monkeypatch.setattr(compiled_module, "_check_agreement", _not_again)
     monkeypatch.setitem(sys.modules, "skl2onnx", None)  # a server without the converter

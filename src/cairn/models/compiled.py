@@ -64,9 +64,12 @@ def load_compiled(ref: str) -> LoadedModel:
     stored = _stored_graph(registry.artifacts, version.tags.get(COMPILED_TAG))
     if stored is not None:
         return _with_graph(stored, version.signature, version.to_dict())
-    compiled = compile_onnx(registry.load(version.ref))
-    graph = compiled.model.graph
-    record = {"digest": registry.artifacts.put_bytes(graph), "converter": _converter_version()}
+    loaded = registry.load(version.ref)
+    compiled = compile_onnx(loaded)
+    record = {
+        "digest": registry.artifacts.put_bytes(compiled.model.graph),
+        "converter": _converter_version(loaded.model),
+    }
     registry.update_version(version.ref, tags={COMPILED_TAG: json.dumps(record)})
     return compiled
 
@@ -196,11 +199,12 @@ def _with_graph(graph: bytes, signature: Signature, metadata: dict[str, Any]) ->
     return LoadedModel(runtime, signature, {**metadata, "compiled": "onnx"})
 
 
-def _converter_version() -> str:
+def _converter_version(model: Any) -> str:
+    """The converters that made the graph of ``model``."""
     import skl2onnx
 
     version = f"skl2onnx {skl2onnx.__version__}"
-    if _registered:
+    if _boosting_libraries(model):
         import onnxmltools
 
         version += f", onnxmltools {onnxmltools.__version__}"

@@ -63,7 +63,7 @@ class Store:
         an existing row is left as it is.
         """
         if rows:
-            stmt = _upsert_statement(self.dialect, table, tuple(keys), only_if_newer, replace)
+            stmt = upsert_statement(self.dialect, table, tuple(keys), only_if_newer, replace)
             conn.execute(stmt, rows)
 
     @staticmethod
@@ -79,11 +79,12 @@ class Store:
 
 
 @functools.cache
-def _upsert_statement(
+def upsert_statement(
     dialect: str, table: Table, keys: tuple[str, ...], only_if_newer: str | None, replace: bool
 ) -> Any:
-    """The statement ``Store.upsert`` runs, built once: building ``excluded`` makes a copy of
-    every column of the table, most of the cost of a one-row upsert."""
+    """The statement ``Store.upsert`` runs (for callers holding only a connection, too), built
+    once: building ``excluded`` makes a copy of every column of the table, most of the cost of
+    a one-row upsert."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Table, select
 from cairn.core import now_ms, settings
 from cairn.core.timeutil import from_ms
 from cairn.errors import InvalidInput, NotFound
-from cairn.store import Store, open_store
+from cairn.store import Store, open_store, upsert_statement
 from cairn.store.schema import (
     dataset_versions,
     deployments,
@@ -136,13 +136,11 @@ def _insert(conn: Connection, edges: list[Edge]) -> None:
     }
     for row, created in zip(rows.values(), _stamps(len(rows)), strict=True):
         row["created_at"] = created
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(lineage).on_conflict_do_nothing(), list(rows.values()))
+    keep_first = upsert_statement(conn.dialect.name, lineage, _KEY, None, replace=False)
+    conn.execute(keep_first, list(rows.values()))
 
 
+_KEY = ("src_kind", "src_id", "dst_kind", "dst_id", "relation")
 _last_stamp = 0
 _stamp_lock = threading.Lock()
 
